@@ -1,0 +1,245 @@
+"""Turning a candidate into a sandbox job, and the sandbox's result into fitness."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+
+from sandbox import BaseSandbox, Job, Limits, Outcome, Result
+
+from ._suite import Suite
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How the harness runs a suite."""
+
+    #: hypothesis examples per property test during a search.
+    max_examples: int = 20
+    seed: int = 0
+    limits: Limits = field(default_factory=Limits)
+    #: Timed repetitions of each benchmark where the meter is wall-clock seconds.
+    bench_repeats: int = 5
+
+
+@dataclass(frozen=True)
+class Fitness:
+    """The objectives, all minimised: failing tests, benchmark cost and patch size."""
+
+    failures: int
+    cost: float
+    edits: int
+
+    @property
+    def values(self) -> tuple[float, float, float]:
+        return (float(self.failures), self.cost, float(self.edits))
+
+    def to_json(self) -> dict:
+        cost = self.cost if math.isfinite(self.cost) else None
+        return {"failures": self.failures, "cost": cost, "edits": self.edits}
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One test's result, as the harness reported it."""
+
+    name: str
+    passed: bool
+    error: str = ""
+    counterexample: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One sandboxed evaluation of a candidate against a suite."""
+
+    fitness: Fitness
+    outcome: str
+    meter: str
+    tests: tuple[TestOutcome, ...]
+    benchmarks: dict[str, float]
+    detail: str
+    stderr_tail: str
+    wall_seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.fitness.failures == 0 and self.outcome == Outcome.OK.value
+
+    def to_json(self) -> dict:
+        return {
+            **self.fitness.to_json(),
+            "outcome": self.outcome,
+            "meter": self.meter,
+            "tests": [vars(test) for test in self.tests],
+            "benchmarks": self.benchmarks,
+            "detail": self.detail,
+            "stderr_tail": self.stderr_tail,
+            "wall_seconds": round(self.wall_seconds, 4),
+        }
+
+
+def harness_source() -> bytes:
+    return resources.files("fitness").joinpath("harness.py").read_bytes()
+
+
+def build_job(
+    candidate_source: str,
+    module_name: str,
+    suite: Suite,
+    settings: EvaluationSettings,
+    *,
+    run_benchmarks: bool = True,
+) -> Job:
+    """Lay out the candidate, the suite and the harness as a sandbox job."""
+    config = {
+        "suite": suite.file_name,
+        "module": module_name,
+        "max_examples": settings.max_examples,
+        "seed": settings.seed,
+        "run_benchmarks": run_benchmarks,
+        "bench_repeats": settings.bench_repeats,
+    }
+    files = {
+        "harness.py": harness_source(),
+        "config.json": json.dumps(config).encode(),
+        f"site-packages/{module_name}.py": candidate_source.encode("utf-8"),
+        f"suite/{suite.file_name}": suite.source.encode("utf-8"),
+    }
+    return Job(files=files, argv=("harness.py",), limits=settings.limits)
+
+
+def evaluate(
+    sandbox: BaseSandbox,
+    candidate_source: str,
+    module_name: str,
+    suite: Suite,
+    settings: EvaluationSettings,
+    *,
+    edits: int = 0,
+) -> Evaluation:
+    """Run the suite against one candidate in `sandbox` and score it."""
+    job = build_job(candidate_source, module_name, suite, settings)
+    return score(sandbox.run(job), suite, edits)
+
+
+def score(result: Result, suite: Suite, edits: int) -> Evaluation:
+    """Check the harness's report against the suite and compute the fitness.
+
+    A test counts as passed only if the report says so; a test the report leaves out
+    (the guest died or exited early) counts as failed. A report that names tests the
+    suite does not define, repeats one, or whose meter marks do not pair up with its
+    benchmarks is classified as tampered and gets the worst fitness.
+    """
+    events, problem = _parse_report(result.report)
+    outcome = result.outcome.value
+    detail = result.detail
+    if problem is None:
+        problem = _check_protocol(events, suite, result)
+    if problem is not None:
+        if result.outcome is Outcome.OK:
+            outcome, detail = Outcome.TAMPERED.value, problem
+        events = []
+
+    tests = _test_outcomes(events, suite)
+    failures = sum(not test.passed for test in tests)
+    benchmarks = _benchmark_costs(events, result)
+    complete = (
+        outcome == Outcome.OK.value
+        and failures == 0
+        and set(benchmarks) == set(suite.benchmarks)
+    )
+    cost = sum(benchmarks.values()) if complete else math.inf
+    import_error = next((e for e in events if e.get("event") == "import_error"), None)
+    if import_error is not None:
+        detail = detail or f"the suite failed to import: {import_error.get('error', '')}"
+    return Evaluation(
+        fitness=Fitness(failures=failures, cost=cost, edits=edits),
+        outcome=outcome,
+        meter=result.meter,
+        tests=tests,
+        benchmarks=benchmarks,
+        detail=detail,
+        stderr_tail=result.stderr[-2000:].decode("utf-8", errors="replace"),
+        wall_seconds=result.wall_seconds,
+    )
+
+
+def _parse_report(report: bytes) -> tuple[list[dict], str | None]:
+    events = []
+    for number, line in enumerate(report.splitlines(), start=1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return [], f"report line {number} is not JSON"
+        if not isinstance(event, dict):
+            return [], f"report line {number} is not an object"
+        events.append(event)
+    return events, None
+
+
+def _check_protocol(events: list[dict], suite: Suite, result: Result) -> str | None:
+    kinds = [event.get("event") for event in events]
+    if kinds.count("start") > 1 or kinds.count("done") > 1:
+        return "the report holds more than one start or done event"
+    reported = [event.get("name") for event in events if event.get("event") == "test"]
+    if len(set(reported)) != len(reported):
+        return "the report names a test more than once"
+    unknown = set(reported) - set(suite.tests)
+    if unknown:
+        return f"the report names tests the suite does not define: {sorted(unknown)}"
+    benches = [e for e in events if e.get("event") == "bench" and "error" not in e]
+    if any(event.get("name") not in suite.benchmarks for event in benches):
+        return "the report names a benchmark the suite does not define"
+    if result.meter == "fuel":
+        # Each finished benchmark is bracketed by two marks; one that raised made
+        # only its first mark, and the harness stops at the first that raises.
+        failed = sum("error" in event for event in events if event.get("event") == "bench")
+        expected = 2 * len(benches) + failed
+        if len(result.marks) != expected:
+            return (
+                f"the guest made {len(result.marks)} meter marks where the harness "
+                f"protocol makes {expected}"
+            )
+    return None
+
+
+def _test_outcomes(events: list[dict], suite: Suite) -> tuple[TestOutcome, ...]:
+    reported = {
+        event["name"]: event for event in events if event.get("event") == "test"
+    }
+    outcomes = []
+    for name in suite.tests:
+        event = reported.get(name)
+        if event is None:
+            outcomes.append(TestOutcome(name=name, passed=False, error="not run"))
+            continue
+        outcomes.append(
+            TestOutcome(
+                name=name,
+                passed=event.get("passed") is True,
+                error=str(event.get("error", ""))[:500],
+                counterexample=str(event.get("counterexample", ""))[:2000],
+            )
+        )
+    return tuple(outcomes)
+
+
+def _benchmark_costs(events: list[dict], result: Result) -> dict[str, float]:
+    costs: dict[str, float] = {}
+    started = [event for event in events if event.get("event") == "bench"]
+    for index, event in enumerate(started):
+        if "error" in event:
+            break
+        name = str(event.get("name"))
+        if result.meter == "fuel":
+            begin, end = result.marks[2 * index], result.marks[2 * index + 1]
+            costs[name] = float(end - begin)
+        else:
+            timings = sorted(float(value) for value in event.get("seconds", []))
+            if not timings:
+                break
+            costs[name] = timings[len(timings) // 2]
+    return costs

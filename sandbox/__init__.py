@@ -1,0 +1,37 @@
+"""Backends that run untrusted code and report what it did as plain data."""
+
+from ._base import BaseSandbox
+from ._types import Job, Limits, Outcome, Result, SandboxError
+
+__all__ = [
+    "BACKENDS",
+    "BaseSandbox",
+    "Job",
+    "Limits",
+    "Outcome",
+    "Result",
+    "SandboxError",
+    "create_sandbox",
+]
+
+#: Names accepted by `create_sandbox`, in the order they are offered to users.
+BACKENDS = ("wasm", "process", "docker")
+
+
+def create_sandbox(name: str, **options: object) -> BaseSandbox:
+    """Create the backend called `name`; `options` go to its constructor."""
+    if name == "wasm":
+        from ._wasm import WasmSandbox
+
+        return WasmSandbox(**options)
+    if name == "process":
+        from ._process import ProcessSandbox
+
+        return ProcessSandbox(**options)
+    if name == "docker":
+        from ._docker import DockerSandbox
+
+        return DockerSandbox(**options)
+    raise ValueError(
+        f"unknown sandbox {name!r}; choose one of: {', '.join(BACKENDS)}"
+    )
