@@ -14,8 +14,8 @@ __all__ = [
     "create_sandbox",
 ]
 
-#: Names accepted by `create_sandbox`, in the order they are offered to users.
-BACKENDS = ("wasm", "process", "docker")
+#: Names accepted by `create_sandbox`.
+BACKENDS = ("wasm",)
 
 
 def create_sandbox(name: str, **options: object) -> BaseSandbox:
@@ -24,14 +24,4 @@ def create_sandbox(name: str, **options: object) -> BaseSandbox:
         from ._wasm import WasmSandbox
 
         return WasmSandbox(**options)
-    if name == "process":
-        from ._process import ProcessSandbox
-
-        return ProcessSandbox(**options)
-    if name == "docker":
-        from ._docker import DockerSandbox
-
-        return DockerSandbox(**options)
-    raise ValueError(
-        f"unknown sandbox {name!r}; choose one of: {', '.join(BACKENDS)}"
-    )
+    raise ValueError(f"unknown sandbox {name!r}; choose one of: {', '.join(BACKENDS)}")
