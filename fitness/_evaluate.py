@@ -128,7 +128,8 @@ def evaluate(
 def score(result: Result, suite: Suite, edits: int) -> Evaluation:
     """Check the harness's report against the suite and compute the fitness.
 
-    A test counts as passed only if the report says so; a test the report leaves out
+    A test counts as passed only if the report says so, and a benchmark that raises
+    counts as one more failure; a test the report leaves out
     (the guest died or exited early) counts as failed. A report that names tests the
     suite does not define, repeats one, or whose meter marks do not pair up with its
     benchmarks is classified as tampered and gets the worst fitness.
@@ -144,7 +145,12 @@ def score(result: Result, suite: Suite, edits: int) -> Evaluation:
         events = []
 
     tests = _test_outcomes(events, suite)
-    failures = sum(not test.passed for test in tests)
+    # A benchmark that raises (they may assert their own results) is a failure too.
+    bench_errors = [e for e in events if e.get("event") == "bench" and "error" in e]
+    failures = sum(not test.passed for test in tests) + len(bench_errors)
+    if bench_errors and not detail:
+        first = bench_errors[0]
+        detail = f"benchmark {first.get('name')} raised {first.get('error')}"
     benchmarks = _benchmark_costs(events, result)
     complete = (
         outcome == Outcome.OK.value
