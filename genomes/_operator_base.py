@@ -1,0 +1,182 @@
+"""The operator interface shared by statement and expression operators.
+
+An operator turns a target into a finite, ordered list of sites, each an
+`Edit`, without building the list. A subclass reports its locations and how
+many edits each allows (`_locations_impl`), and makes the edit for one
+location and offset (`_site_impl`). From that the base class numbers all
+sites, so that `sites` lists them in a fixed order and `sample` draws one
+uniformly with a single `rng.randrange` call, at the cost of one bisection.
+The location table is built on first use and cached with the target's
+analysis.
+
+Applying is split in two steps. `check` decides, before anything changes,
+whether an edit fits the target and which addresses must still exist when
+its turn comes. Then the subclass of `BaseNodeOperator` rewrites the node at
+the edit's location, and the subclass of `BaseStatementOperator` rewrites the
+statements of the block that holds the location.
+"""
+
+from __future__ import annotations
+
+import abc
+import bisect
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+from ._analysis import Analysis, Statement
+from ._edit import Edit
+
+if TYPE_CHECKING:
+    from ._target import Target
+
+__all__ = ["BaseNodeOperator", "BaseOperator", "BaseStatementOperator", "BlockSlots"]
+
+
+@dataclass(frozen=True)
+class _Table:
+    locations: tuple[Any, ...]
+    ends: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+
+class BaseOperator(abc.ABC):
+    """A kind of edit: where it applies, how to sample it, how to carry it out."""
+
+    #: The name stored in `Edit.operator` and used as the key of `OPERATORS`.
+    name: ClassVar[str]
+    #: Whether carrying out the edit removes the node at its location, so that
+    #: later edits addressed inside that node are skipped.
+    removes_location: ClassVar[bool] = False
+
+    def count(self, target: Target) -> int:
+        """Return the number of sites in `target`, without building them."""
+        return self._table(target._analysis).total
+
+    def sites(self, target: Target) -> list[Edit]:
+        """List every edit this operator can make to `target`, in a fixed order."""
+        analysis = target._analysis
+        table = self._table(analysis)
+        edits: list[Edit] = []
+        start = 0
+        for location, end in zip(table.locations, table.ends, strict=True):
+            edits.extend(
+                self._site_impl(analysis, location, offset)
+                for offset in range(end - start)
+            )
+            start = end
+        return edits
+
+    def sample(self, target: Target, rng: random.Random) -> Edit | None:
+        """Draw one site uniformly, or return None when there is none."""
+        analysis = target._analysis
+        table = self._table(analysis)
+        if table.total == 0:
+            return None
+
+        index = rng.randrange(table.total)
+        group = bisect.bisect_right(table.ends, index)
+        start = table.ends[group - 1] if group else 0
+        return self._site_impl(analysis, table.locations[group], index - start)
+
+    @abc.abstractmethod
+    def check(self, analysis: Analysis, edit: Edit) -> tuple[str, ...] | None:
+        """Return the addresses that must still exist for `edit` to take effect.
+
+        Return None when the edit does not fit this target: its location or
+        argument names nothing this operator can change here.
+        """
+
+    @abc.abstractmethod
+    def _locations_impl(self, analysis: Analysis) -> list[tuple[Any, int]]:
+        """Return each location with the number of edits it allows."""
+
+    @abc.abstractmethod
+    def _site_impl(self, analysis: Analysis, location: Any, offset: int) -> Edit:
+        """Make edit number `offset` (from 0) of `location`."""
+
+    def _table(self, analysis: Analysis) -> _Table:
+        key = ("sites", self.name)
+        table = analysis.cache.get(key)
+        if table is None:
+            pairs = [pair for pair in self._locations_impl(analysis) if pair[1] > 0]
+            table = _Table(
+                locations=tuple(location for location, _ in pairs),
+                ends=tuple(itertools.accumulate(size for _, size in pairs)),
+            )
+            analysis.cache[key] = table
+        return table
+
+    def __repr__(self) -> str:
+        return f"<operator {self.name}>"
+
+
+class BaseNodeOperator(BaseOperator):
+    """An operator that rewrites the node at an edit's location in place."""
+
+    @abc.abstractmethod
+    def rewrite(
+        self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
+    ) -> cst.CSTNode:
+        """Return `current` changed by `edit`.
+
+        `original` is the addressed node of the original tree and `current`
+        the same node with the genome's other edits already made (to its
+        children, or by earlier edits at the same location). Only called for
+        edits that `check` accepted.
+        """
+
+
+@dataclass
+class BlockSlots:
+    """The statements of one block while a genome is being applied.
+
+    Each entry pairs the statement's index in the original block (None for a
+    copy that an edit inserted or for a replacement) with its current node.
+    """
+
+    entries: list[tuple[int | None, Statement]]
+
+    def position(self, original_index: int) -> int:
+        """Return where the statement that was at `original_index` is now."""
+        for position, (index, _) in enumerate(self.entries):
+            if index == original_index:
+                return position
+        raise AssertionError(
+            f"statement {original_index} is gone; check() must skip it"
+        )
+
+
+class BaseStatementOperator(BaseOperator):
+    """An operator that rewrites the statements of the block holding its location."""
+
+    def block(self, analysis: Analysis, edit: Edit) -> str:
+        """Return the address of the block whose statements `edit` rewrites."""
+        return analysis.statement_by_address[edit.location].block
+
+    @abc.abstractmethod
+    def rewrite_block(self, edit: Edit, analysis: Analysis, slots: BlockSlots) -> None:
+        """Carry out `edit` on `slots`. Only called for edits that `check` accepted."""
+
+
+def copy_statement(
+    node: Statement, leading_lines: Sequence[cst.EmptyLine]
+) -> Statement:
+    """Copy an ingredient, giving it `leading_lines` in place of its own."""
+    return node.with_changes(leading_lines=tuple(leading_lines))
+
+
+def pick_from_pool(pool: Sequence[int], offset: int, excluded: int | None) -> int:
+    """Return entry `offset` of `pool` after removing the ingredient `excluded`."""
+    if excluded is not None:
+        position = bisect.bisect_left(pool, excluded)
+        if position < len(pool) and pool[position] == excluded and offset >= position:
+            offset += 1
+    return pool[offset]
