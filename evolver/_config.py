@@ -1,0 +1,177 @@
+"""The run configuration: read once from TOML and flags, validated, then frozen."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sandbox import BACKENDS, Limits
+
+from ._errors import ConfigError
+
+CONFIG_FILE = "evolver.toml"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know, with paths made absolute."""
+
+    target: Path
+    suite: Path
+    functions: tuple[str, ...] = ()
+    budget: int = 400
+    population: int = 20
+    seed: int = 0
+    sandbox: str = "wasm"
+    workers: int = 0  # 0 means one per core
+    max_examples: int = 20
+    max_edits: int = 8
+    run_dir: Path | None = None
+    fuel: int = Limits.fuel
+    memory_mb: int = Limits.memory_bytes // (1024 * 1024)
+    seconds: float = Limits.wall_seconds
+    output_kb: int = Limits.output_bytes // 1024
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            fuel=self.fuel,
+            memory_bytes=self.memory_mb * 1024 * 1024,
+            wall_seconds=self.seconds,
+            output_bytes=self.output_kb * 1024,
+        )
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def archive_path(self) -> Path:
+        folder = self.run_dir or self.target.parent / ".evolver"
+        return folder / "archive.sqlite"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[item.name] = value
+        return data
+
+
+#: Keys a configuration may set, with the types they accept and a fix for a bad value.
+_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "target": (str, "a path to the Python module to evolve"),
+    "suite": (str, "a path to the suite file with test_* functions"),
+    "functions": (list, 'a list of function names, e.g. ["solve", "Board.place"]'),
+    "budget": (int, "a whole number of evaluations, at least 1"),
+    "population": (int, "a whole number of candidates per generation, at least 2"),
+    "seed": (int, "a whole number"),
+    "sandbox": (str, f"one of: {', '.join(BACKENDS)}"),
+    "workers": (int, "a whole number of parallel evaluations, or 0 for one per core"),
+    "max_examples": (int, "a whole number of hypothesis examples per test, at least 1"),
+    "max_edits": (int, "a whole number of edits per genome, at least 1"),
+    "run_dir": (str, "a folder for the archive"),
+    "fuel": (int, "a whole number of WebAssembly instructions, at least 1000000"),
+    "memory_mb": (int, "a whole number of MiB, at least 32"),
+    "seconds": ((int, float), "a number of seconds, above 0"),
+    "output_kb": (int, "a whole number of KiB, at least 1"),
+}
+
+_MINIMUM = {
+    "budget": 1,
+    "population": 2,
+    "workers": 0,
+    "max_examples": 1,
+    "max_edits": 1,
+    "fuel": 1_000_000,
+    "memory_mb": 32,
+    "output_kb": 1,
+}
+
+
+def find_config_file(location: Path) -> Path | None:
+    """Return the configuration file for a folder or file given on the command line."""
+    if location.is_file():
+        return location
+    for name in (CONFIG_FILE, "pyproject.toml"):
+        candidate = location / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read `evolver.toml` (top-level keys) or `[tool.evolver]` of `pyproject.toml`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Cannot read the configuration file {path}: {error}.") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            f"The configuration file {path} is not valid TOML: {error}. Fix the syntax."
+        ) from error
+    if path.name == "pyproject.toml":
+        section = data.get("tool", {}).get("evolver")
+        if section is None:
+            raise ConfigError(
+                f"{path} has no [tool.evolver] table. Add one with at least the keys "
+                "target and suite, or write an evolver.toml."
+            )
+        data = section
+    return data
+
+
+def build_config(
+    file_values: dict[str, Any], flag_values: dict[str, Any], base: Path, source: str
+) -> RunConfig:
+    """Merge file values and flags (flags win), validate every key and freeze."""
+    merged = {**file_values, **{k: v for k, v in flag_values.items() if v is not None}}
+    for key, value in merged.items():
+        _check_value(key, value, source if key in file_values else "the command line")
+    for key in ("target", "suite"):
+        if key not in merged:
+            raise ConfigError(
+                f"No {key} is configured. Set {key} in {CONFIG_FILE} or pass "
+                f"--{key} PATH."
+            )
+    values = dict(merged)
+    for key in ("target", "suite", "run_dir"):
+        if key in values:
+            path = Path(values[key])
+            values[key] = path if path.is_absolute() else (base / path).resolve()
+    if "functions" in values:
+        values["functions"] = tuple(values["functions"])
+    if "seconds" in values:
+        values["seconds"] = float(values["seconds"])
+    return RunConfig(**values)
+
+
+def _check_value(key: str, value: Any, source: str) -> None:
+    if key not in _KEYS:
+        known = ", ".join(sorted(_KEYS))
+        raise ConfigError(
+            f"Unknown configuration key {key!r} in {source}. Known keys: {known}."
+        )
+    expected, fix = _KEYS[key]
+    wrong_type = not isinstance(value, expected) or isinstance(value, bool)
+    if wrong_type:
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "functions" and not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key in _MINIMUM and value < _MINIMUM[key]:
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "seconds" and value <= 0:
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "sandbox" and value not in BACKENDS:
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+
+
+def with_overrides(config: RunConfig, **changes: Any) -> RunConfig:
+    return replace(config, **changes)

@@ -1,0 +1,110 @@
+"""What a person sees during and after a run; silent when output is JSON."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ._search import SearchStats
+
+
+class RunDisplay:
+    """A live progress bar on stderr and a summary on stdout."""
+
+    def __init__(self, *, enabled: bool, budget: int) -> None:
+        self.enabled = enabled
+        self.budget = budget
+        self.console = Console(stderr=True)
+        self.out = Console()
+        self._progress = Progress(
+            TextColumn("gen {task.fields[generation]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} eval/s"),
+            TextColumn("best {task.fields[best]}"),
+            TextColumn("{task.fields[failures]}"),
+            console=self.console,
+            disable=not enabled,
+        )
+        self._task = self._progress.add_task(
+            "run", total=budget + 1, generation=0, rate="-", best="-", failures=""
+        )
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(f"[dim]{message}[/dim]")
+
+    def __enter__(self) -> RunDisplay:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+    def update(self, kind: str, stats: SearchStats) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - stats.started, 1e-9)
+        best = "-"
+        if stats.best is not None and stats.best.evaluation is not None:
+            fitness = stats.best.evaluation.fitness
+            best = f"{fitness.failures} fail, cost {_format_cost(fitness.cost)}"
+        problems = {k: v for k, v in stats.outcomes.items() if k != "ok"}
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(problems.items()))
+        self._progress.update(
+            self._task,
+            completed=stats.evaluations,
+            generation=stats.generation,
+            rate=f"{stats.evaluations / elapsed:.2f}",
+            best=best,
+            failures=failures,
+        )
+
+    def show_summary(self, summary: dict, file_name: str) -> None:
+        original = summary["original"]
+        self.out.print(
+            f"Run {summary['run_id']}: {summary['evaluations']} evaluations in "
+            f"{summary['generations']} generations, {summary['elapsed_seconds']} s "
+            f"({summary['duplicates']} duplicates and {summary['invalid']} invalid "
+            "variants skipped)"
+        )
+        self.out.print(f"Archive: {summary['archive']}")
+        table = Table(title="Original and best candidates")
+        for column in ("candidate", "failures", f"cost ({original['meter']})", "vs original", "edits"):
+            table.add_column(column)
+        table.add_row("original", str(original["failures"]), _format_cost(original["cost"]), "", "0")
+        for entry in summary["best"]:
+            table.add_row(
+                entry["candidate_id"],
+                str(entry["failures"]),
+                _format_cost(entry["cost"]),
+                _ratio(entry["cost"], original["cost"]),
+                str(entry["edits"]),
+            )
+        self.out.print(table)
+        if not summary["best"]:
+            self.out.print("No variant was evaluated.")
+            return
+        best = summary["best"][0]
+        self.out.print(f"Best candidate {best['candidate_id']}:")
+        for line in best["edits_detail"]:
+            self.out.print(f"  {line}")
+        self.out.print(Syntax(best["diff"] or "(no change)", "diff", theme="ansi_dark"))
+
+
+def _format_cost(cost: float | None) -> str:
+    if cost is None or cost == float("inf"):
+        return "-"
+    if cost >= 1e6:
+        return f"{cost / 1e6:,.1f}M"
+    return f"{cost:,.4g}"
+
+
+def _ratio(cost: float | None, original: float | None) -> str:
+    if not cost or not original:
+        return "-"
+    return f"{(cost - original) / original:+.1%}"

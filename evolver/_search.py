@@ -1,0 +1,316 @@
+"""The evolutionary search: NSGA-II over genomes of edits.
+
+Each generation makes up to `population` new candidates from the current population
+by mutation (add, remove or replace one edit) or by one-point crossover of two parents'
+edit lists, then keeps the best `population` of parents and children by DEAP's NSGA-II
+selection over (failures, cost, edits), all minimised.
+
+Invariants:
+- A source already evaluated in this run is never evaluated again: candidates are
+  identified by the hash of their normalised source, and a duplicate costs nothing.
+- A variant that is not valid Python is counted and archived but never evaluated.
+- All randomness comes from one `random.Random(seed)`, and the executor returns results
+  in task order, so the same configuration and seed give the same run.
+- Every evaluated candidate is written to the archive, one transaction per generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from deap import base, tools
+
+from archive import Archive, CandidateRecord
+from fitness import Evaluation, EvaluationSettings, Suite
+from genomes import Edit, InvalidVariant, Target, source_hash, unified_diff
+
+from ._executor import LocalExecutor, Task
+
+#: Stand-in for an infinite cost inside NSGA-II, whose crowding distance cannot
+#: subtract infinities.
+_WORST_COST = 1e30
+#: How many tries at making a new, unseen child before a generation is cut short.
+_ATTEMPTS_PER_CHILD = 30
+_CROSSOVER_RATE = 0.3
+#: Width of a cost bucket in `_rank_key`, in natural-log units: 1%.
+_COST_TIE = math.log(1.01)
+
+
+class _Fitness(base.Fitness):
+    weights = (-1.0, -1.0, -1.0)
+
+
+@dataclass
+class Candidate:
+    """A genome with its source, identity, lineage and evaluation."""
+
+    genome: tuple[Edit, ...]
+    source: str
+    source_hash: str
+    parents: tuple[str, ...]
+    operator: str
+    generation: int
+    evaluation: Evaluation | None = None
+    fitness: _Fitness = field(default_factory=_Fitness)
+
+    @property
+    def candidate_id(self) -> str:
+        return self.source_hash[:12]
+
+    def set_evaluation(self, evaluation: Evaluation) -> None:
+        self.evaluation = evaluation
+        failures, cost, edits = evaluation.fitness.values
+        self.fitness.values = (failures, cost if math.isfinite(cost) else _WORST_COST, edits)
+
+
+@dataclass
+class SearchStats:
+    """Counters shown while a run progresses."""
+
+    generation: int = 0
+    evaluations: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    best: Candidate | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    original: Candidate
+    best: tuple[Candidate, ...]
+    stats: SearchStats
+
+
+EventCallback = Callable[[str, SearchStats], None]
+
+
+class Search:
+    """One evolution run of `target` against `suite`, recorded in `archive`."""
+
+    def __init__(
+        self,
+        *,
+        target: Target,
+        suite: Suite,
+        settings: EvaluationSettings,
+        executor: LocalExecutor,
+        archive: Archive,
+        run_id: str,
+        budget: int,
+        population: int,
+        max_edits: int,
+        seed: int,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self.target = target
+        self.suite = suite
+        self.settings = settings
+        self.executor = executor
+        self.archive = archive
+        self.run_id = run_id
+        self.budget = budget
+        self.population_size = population
+        self.max_edits = max_edits
+        self.rng = random.Random(seed)
+        self.stats = SearchStats()
+        self._on_event = on_event or (lambda kind, stats: None)
+        self._seen: dict[str, Candidate] = {}
+        self._evaluated: list[Candidate] = []
+
+    def evaluate_original(self) -> Candidate:
+        source = self.target.source
+        original = Candidate((), source, source_hash(source), (), "original", 0)
+        self._evaluate_generation([original], generation=0)
+        return original
+
+    def run(self, original: Candidate) -> SearchResult:
+        """Search until the budget is spent or no unseen child can be made."""
+        population: list[Candidate] = []
+        generation = 1
+        while self.stats.evaluations < self.budget:
+            parents = population or [original]
+            children = self._make_children(parents, generation, seeded=not population)
+            if not children:
+                break
+            self._evaluate_generation(children, generation)
+            population = tools.selNSGA2(population + children, self.population_size)
+            generation += 1
+        return SearchResult(original=original, best=self.best(), stats=self.stats)
+
+    def best(self, count: int = 5) -> tuple[Candidate, ...]:
+        """Return the best evaluated variants, fewest failures first, then cost, edits."""
+        variants = [c for c in self._evaluated if c.genome]
+        variants.sort(key=_rank_key)
+        return tuple(variants[:count])
+
+    def _make_children(
+        self, parents: list[Candidate], generation: int, *, seeded: bool
+    ) -> list[Candidate]:
+        room = min(self.population_size, self.budget - self.stats.evaluations)
+        children: list[Candidate] = []
+        attempts = 0
+        while len(children) < room and attempts < room * _ATTEMPTS_PER_CHILD:
+            attempts += 1
+            if seeded:
+                genome, operator, lineage = self._first_genome(parents[0])
+            else:
+                genome, operator, lineage = self._vary(parents)
+            if genome is None:
+                continue
+            child = self._materialise(genome, operator, lineage, generation)
+            if child is not None:
+                children.append(child)
+        return children
+
+    def _first_genome(self, original: Candidate):
+        edit = self.target.random_edit(self.rng)
+        return ((edit,) if edit else None), "mutation:add", (original,)
+
+    def _vary(self, population: list[Candidate]):
+        first = self._tournament(population)
+        if len(population) > 1 and self.rng.random() < _CROSSOVER_RATE:
+            second = self._tournament(population)
+            genome = _one_point_crossover(first.genome, second.genome, self.rng)
+            return genome, "crossover", (first, second)
+        genome, kind = self._mutate(first.genome)
+        return genome, f"mutation:{kind}", (first,)
+
+    def _tournament(self, population: list[Candidate]) -> Candidate:
+        # The population is ordered by NSGA-II (front, then crowding), so the earlier
+        # of two random members is the better one.
+        if len(population) == 1:
+            return population[0]
+        first, second = self.rng.sample(range(len(population)), 2)
+        return population[min(first, second)]
+
+    def _mutate(self, genome: tuple[Edit, ...]):
+        choices = ["add", "replace"] + (["remove"] if len(genome) > 1 else [])
+        kind = self.rng.choice(choices)
+        if kind == "remove":
+            index = self.rng.randrange(len(genome))
+            return genome[:index] + genome[index + 1 :], kind
+        edit = self.target.random_edit(self.rng)
+        if edit is None:
+            return None, kind
+        if kind == "add" and len(genome) < self.max_edits:
+            return genome + (edit,), kind
+        index = self.rng.randrange(len(genome))
+        return genome[:index] + (edit,) + genome[index + 1 :], "replace"
+
+    def _materialise(self, genome, operator, lineage, generation) -> Candidate | None:
+        genome = tuple(dict.fromkeys(genome))[: self.max_edits]
+        parents = tuple(parent.candidate_id for parent in lineage)
+        try:
+            applied = self.target.apply(genome)
+        except InvalidVariant as error:
+            self._record_invalid(genome, parents, operator, generation, str(error))
+            return None
+        digest = source_hash(applied.source)
+        if digest in self._seen:
+            self.stats.duplicates += 1
+            return None
+        candidate = Candidate(
+            applied.applied, applied.source, digest, parents, operator, generation
+        )
+        self._seen[digest] = candidate
+        return candidate
+
+    def _record_invalid(self, genome, parents, operator, generation, message) -> None:
+        self.stats.invalid += 1
+        digest = hashlib.sha256(repr([e.to_json() for e in genome]).encode()).hexdigest()
+        if digest in self._seen:
+            return
+        self._seen[digest] = Candidate(genome, "", digest, parents, operator, generation)
+        record = CandidateRecord(
+            candidate_id="x" + digest[:11],
+            run_id=self.run_id,
+            generation=generation,
+            source_hash=digest,
+            source="",
+            genome=[edit.to_json() for edit in genome],
+            parents=parents,
+            operator=operator,
+            outcome="invalid",
+            failures=None,
+            cost=None,
+            edits=len(genome),
+            detail={"error": message[:500]},
+        )
+        self.archive.add_generation(self.run_id, generation, [record])
+
+    def _evaluate_generation(self, candidates: list[Candidate], generation: int) -> None:
+        self.stats.generation = generation
+        self._on_event("generation", self.stats)
+        tasks = [
+            Task(c.source, self.target.module_name, self.suite, self.settings, len(c.genome))
+            for c in candidates
+        ]
+
+        def on_result(index: int, evaluation: Evaluation) -> None:
+            candidate = candidates[index]
+            candidate.set_evaluation(evaluation)
+            self.stats.evaluations += 1
+            self.stats.outcomes[evaluation.outcome] += 1
+            if candidate.genome and (
+                self.stats.best is None or _rank_key(candidate) < _rank_key(self.stats.best)
+            ):
+                self.stats.best = candidate
+            self._on_event("evaluated", self.stats)
+
+        self.executor.evaluate_many(tasks, on_result)
+        for candidate in candidates:
+            self._seen[candidate.source_hash] = candidate
+        self._evaluated.extend(candidates)
+        records = [self._record(c, generation) for c in candidates]
+        self.archive.add_generation(self.run_id, generation, records)
+
+    def _record(self, candidate: Candidate, generation: int) -> CandidateRecord:
+        evaluation = candidate.evaluation
+        assert evaluation is not None
+        detail = evaluation.to_json()
+        detail["diff"] = unified_diff(
+            self.target.source, candidate.source, self.target.path.name
+        )
+        return CandidateRecord(
+            candidate_id=candidate.candidate_id,
+            run_id=self.run_id,
+            generation=generation,
+            source_hash=candidate.source_hash,
+            source=candidate.source,
+            genome=[edit.to_json() for edit in candidate.genome],
+            parents=candidate.parents,
+            operator=candidate.operator,
+            outcome=evaluation.outcome,
+            failures=evaluation.fitness.failures,
+            cost=evaluation.fitness.cost,
+            edits=len(candidate.genome),
+            detail=detail,
+        )
+
+
+def _rank_key(candidate: Candidate) -> tuple[float, float, float]:
+    """Order by failures, then cost, then edits, with costs within 1% tied.
+
+    The fuel of a benchmark shifts by a fraction of a percent with the guest's heap
+    layout, which unrelated edits change, so a smaller patch of about equal cost
+    ranks first.
+    """
+    assert candidate.evaluation is not None
+    failures, cost, edits = candidate.evaluation.fitness.values
+    bucket = math.floor(math.log(cost) / _COST_TIE) if 0 < cost < math.inf else math.inf
+    return (failures, bucket, edits)
+
+
+def _one_point_crossover(first, second, rng: random.Random):
+    cut_first = rng.randint(0, len(first))
+    cut_second = rng.randint(0, len(second))
+    child = first[:cut_first] + second[cut_second:]
+    return child or None

@@ -1,0 +1,163 @@
+"""The `evolver` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from ._errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ORIGINAL_FAILS,
+    EXIT_USAGE,
+    EvolverError,
+)
+
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_OK}    the command finished
+  {EXIT_INTERNAL}    an unexpected internal error (rerun with --debug for a traceback)
+  {EXIT_USAGE}    invalid configuration, flags or input files
+  {EXIT_ORIGINAL_FAILS}    the original target does not pass its own suite
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C
+"""
+
+RUN_EXAMPLES = """\
+examples:
+  evolver run examples/stats
+  evolver run --target path/mod.py --suite path/test_mod.py --budget 400 --seed 1
+  evolver run examples/stats --json > result.json
+"""
+
+EVAL_EXAMPLES = """\
+examples:
+  evolver eval examples/stats/stats.py --suite examples/stats/test_stats.py
+  evolver eval variant.py --suite test_mod.py --module mod --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evolver",
+        description=(
+            "Evolve a Python module safely: edit its syntax tree, run every variant in a "
+            "sandbox against the module's property tests and benchmarks, and keep every "
+            "result in an archive."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run(commands)
+    _add_eval(commands)
+    return parser
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run",
+        help="launch an evolution run",
+        description=(
+            "Launch an evolution run. Settings come from evolver.toml (or [tool.evolver] "
+            "in pyproject.toml) in LOCATION, then from the flags, which win."
+        ),
+        epilog=RUN_EXAMPLES + "\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "location",
+        nargs="?",
+        type=Path,
+        help="a folder with evolver.toml or pyproject.toml, or such a file",
+    )
+    run.add_argument("--target", help="path of the module to evolve")
+    run.add_argument("--suite", help="path of the suite file (test_* and bench_*)")
+    run.add_argument(
+        "--function",
+        dest="functions",
+        action="append",
+        help="a function that may change (repeatable; default: the whole module)",
+    )
+    run.add_argument("--budget", type=int, help="evaluations to spend (default 400)")
+    run.add_argument("--population", type=int, help="candidates per generation (default 20)")
+    run.add_argument("--seed", type=int, help="random seed of the search (default 0)")
+    run.add_argument("--sandbox", help="sandbox backend (default wasm, the only one so far)")
+    run.add_argument("--workers", type=int, help="parallel evaluations (default: one per core)")
+    run.add_argument(
+        "--max-examples", type=int, help="hypothesis examples per test (default 20)"
+    )
+    run.add_argument("--max-edits", type=int, help="edits per genome at most (default 8)")
+    run.add_argument(
+        "--run-dir", help="folder for the archive (default: .evolver beside the target)"
+    )
+    run.add_argument("--fuel", type=int, help="WebAssembly instructions per evaluation")
+    run.add_argument("--memory-mb", type=int, help="guest memory per evaluation, in MiB")
+    run.add_argument("--seconds", type=float, help="wall-clock limit per evaluation, in s")
+    run.add_argument("--json", action="store_true", help="print one JSON object, no display")
+
+
+def _add_eval(commands) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate one file against a suite",
+        description=(
+            "Evaluate one candidate file against a suite in a sandbox and print its "
+            "fitness and the sandbox outcome."
+        ),
+        epilog=EVAL_EXAMPLES + "\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("candidate", type=Path, help="the Python file to evaluate")
+    evaluate.add_argument("--suite", type=Path, required=True, help="the suite file")
+    evaluate.add_argument(
+        "--module",
+        help="module name the suite imports (default: the candidate's file name)",
+    )
+    evaluate.add_argument("--sandbox", default="wasm", help="sandbox backend (default wasm)")
+    evaluate.add_argument("--max-examples", type=int, default=20, help="examples per test")
+    evaluate.add_argument("--seed", type=int, default=0, help="hypothesis seed")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "run":
+            from ._run_command import run_command
+
+            return run_command(arguments)
+        if arguments.command == "eval":
+            from ._eval_command import eval_command
+
+            return eval_command(arguments)
+    except EvolverError as error:
+        return _report_error(arguments, str(error), error.exit_code)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the last line of defence of the CLI
+        if arguments.debug:
+            traceback.print_exc()
+        message = f"Internal error: {type(error).__name__}: {error}. Rerun with --debug."
+        return _report_error(arguments, message, EXIT_INTERNAL)
+    parser.error(f"unknown command {arguments.command!r}")
+    return EXIT_USAGE
+
+
+def _report_error(arguments, message: str, code: int) -> int:
+    if arguments.debug and sys.exc_info()[0] is not None:
+        traceback.print_exc()
+    if getattr(arguments, "json", False):
+        print(json.dumps({"error": message, "exit_code": code}))
+    print(f"evolver: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
