@@ -1,9 +1,9 @@
 """The evolutionary search: NSGA-II over genomes of edits.
 
-Each generation makes up to `population` new candidates from the current population
+Each generation makes up to `population` new candidates from the current population,
 by mutation (add, remove or replace one edit) or by one-point crossover of two parents'
-edit lists, then keeps the best `population` of parents and children by DEAP's NSGA-II
-selection over (failures, cost, edits), all minimised.
+edit lists. DEAP's NSGA-II selection over (failures, cost, edits), all minimised, then
+keeps the best `population` of parents and children.
 
 Invariants:
 - A source already evaluated in this run is never evaluated again: candidates are

@@ -14,7 +14,7 @@ from ._suite import Suite
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """How the harness runs a suite."""
+    """Settings the harness applies to one evaluation."""
 
     #: hypothesis examples per property test during a search.
     max_examples: int = 20
@@ -128,8 +128,8 @@ def evaluate(
 def score(result: Result, suite: Suite, edits: int) -> Evaluation:
     """Check the harness's report against the suite and compute the fitness.
 
-    A test counts as passed only if the report says so, and a benchmark that raises
-    counts as one more failure; a test the report leaves out
+    A test counts as passed only if the report marks it passed, and a benchmark that
+    raises counts as one more failure. A test the report leaves out
     (the guest died or exited early) counts as failed. A report that names tests the
     suite does not define, repeats one, or whose meter marks do not pair up with its
     benchmarks is classified as tampered and gets the worst fitness.

@@ -13,6 +13,11 @@ per benchmark (only when every test passed), then `done`. With the fuel meter ea
 benchmark is bracketed by two meter marks, and the host pairs marks with `bench`
 events in order; with the seconds meter the harness times the benchmark itself.
 The candidate's own output goes to stdout and stderr, which the host never parses.
+
+NOTE: the candidate runs in the same interpreter and can open the report file too.
+Lines it adds collide with the harness's own and are caught as tampering by the
+host, but a candidate that rewrites the whole file and then exits at once is not
+yet told apart from an honest report.
 """
 
 import gc
