@@ -134,7 +134,8 @@ def build_config(
     """Merge file values and flags (flags win), validate every key and freeze."""
     merged = {**file_values, **{k: v for k, v in flag_values.items() if v is not None}}
     for key, value in merged.items():
-        _check_value(key, value, source if key in file_values else "the command line")
+        origin = source if key in file_values else "flags on the command line"
+        _check_value(key, value, origin)
     for key in ("target", "suite"):
         if key not in merged:
             raise ConfigError(

@@ -41,7 +41,7 @@ def load_run_config(arguments) -> RunConfig:
     flags = {key: getattr(arguments, key, None) for key in _FLAG_KEYS}
     location: Path | None = arguments.location
     if location is None:
-        return build_config({}, flags, Path.cwd(), "the command line")
+        return build_config({}, flags, Path.cwd(), "flags on the command line")
     if not location.exists():
         raise ConfigError(
             f"{location} does not exist. Give a folder that holds evolver.toml, or "
