@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -81,8 +84,13 @@ class Evaluation:
         }
 
 
-def harness_source() -> bytes:
-    return resources.files("fitness").joinpath("harness.py").read_bytes()
+#: Length of the report key; the guest requests it as this many random bytes, and the
+#: wasm backend and `guard.py` use the same number.
+REPORT_KEY_LENGTH = 59
+
+
+def harness_source(name: str = "harness.py") -> bytes:
+    return resources.files("fitness").joinpath(name).read_bytes()
 
 
 def build_job(
@@ -104,11 +112,13 @@ def build_job(
     }
     files = {
         "harness.py": harness_source(),
+        "guard.py": harness_source("guard.py"),
         "config.json": json.dumps(config).encode(),
         f"site-packages/{module_name}.py": candidate_source.encode("utf-8"),
         f"suite/{suite.file_name}": suite.source.encode("utf-8"),
     }
-    return Job(files=files, argv=("harness.py",), limits=settings.limits)
+    key = secrets.token_bytes(REPORT_KEY_LENGTH)
+    return Job(files=files, argv=("harness.py",), limits=settings.limits, report_key=key)
 
 
 def evaluate(
@@ -122,10 +132,10 @@ def evaluate(
 ) -> Evaluation:
     """Run the suite against one candidate in `sandbox` and score it."""
     job = build_job(candidate_source, module_name, suite, settings)
-    return score(sandbox.run(job), suite, edits)
+    return score(sandbox.run(job), suite, edits, job.report_key)
 
 
-def score(result: Result, suite: Suite, edits: int) -> Evaluation:
+def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
     """Check the harness's report against the suite and compute the fitness.
 
     A test counts as passed only if the report marks it passed, and a benchmark that
@@ -134,7 +144,12 @@ def score(result: Result, suite: Suite, edits: int) -> Evaluation:
     suite does not define, repeats one, or whose meter marks do not pair up with its
     benchmarks is classified as tampered and gets the worst fitness.
     """
-    events, problem = _parse_report(result.report)
+    events, problem = _parse_report(result.report, key)
+    if problem is None and result.report and result.key_requests != 1:
+        problem = f"the guest requested the report key {result.key_requests} times"
+    tampered = next((e for e in events if e.get("event") == "tampered"), None)
+    if problem is None and tampered is not None:
+        problem = f"the harness found its environment changed: {tampered.get('reason')}"
     outcome = result.outcome.value
     detail = result.detail
     if problem is None:
@@ -173,15 +188,20 @@ def score(result: Result, suite: Suite, edits: int) -> Evaluation:
     )
 
 
-def _parse_report(report: bytes) -> tuple[list[dict], str | None]:
+def _parse_report(report: bytes, key: bytes) -> tuple[list[dict], str | None]:
+    """Verify each line's HMAC and sequence number, then decode it."""
     events = []
-    for number, line in enumerate(report.splitlines(), start=1):
+    for number, line in enumerate(report.splitlines()):
+        text, _, mac = line.rpartition(b"\t")
+        expected = hmac.new(key, text, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(mac, expected):
+            return [], f"report line {number + 1} is not authenticated by the harness"
         try:
-            event = json.loads(line)
+            event = json.loads(text)
         except ValueError:
-            return [], f"report line {number} is not JSON"
-        if not isinstance(event, dict):
-            return [], f"report line {number} is not an object"
+            return [], f"report line {number + 1} is not JSON"
+        if not isinstance(event, dict) or event.get("seq") != number:
+            return [], f"report line {number + 1} is out of sequence"
         events.append(event)
     return events, None
 

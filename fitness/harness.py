@@ -3,69 +3,89 @@
 This file runs inside the guest, on CPython 3.11 or newer, with only the standard
 library and hypothesis. It is not imported by the host.
 
-The job folder holds `config.json`, the candidate as `site-packages/<module>.py` (a
-folder hypothesis treats as third-party code, so it does not mine the candidate's
-literals and every candidate sees the same examples) and the suite under `suite/`.
+The job folder contains `config.json`, this harness and `guard.py`, the candidate as
+`site-packages/<module>.py` (a folder hypothesis treats as third-party code, so it
+does not mine the candidate's literals and every candidate sees the same examples)
+and the suite under `suite/`.
 
-The report is one JSON object per line in `$EVOLVER_OUT/report.jsonl`:
-`start`, then one `test` event per test in definition order, then one `bench` event
-per benchmark (only when every test passed), then `done`. With the fuel meter each
-benchmark is bracketed by two meter marks, and the host pairs marks with `bench`
-events in order; with the seconds meter the harness times the benchmark itself.
-The candidate's own output goes to stdout and stderr, which the host never parses.
-
-NOTE: the candidate runs in the same interpreter and can open the report file too.
-Lines it adds collide with the harness's own and are caught as tampering by the
-host, but a candidate that rewrites the whole file and then exits at once is not
-yet told apart from an honest report.
+The report is one line per event in `$EVOLVER_OUT/report.jsonl`, each a JSON object
+followed by a tab and its HMAC (see `guard.py`): `start`, then one `test` event per
+test in definition order, then one `bench` event per benchmark (only when every test
+passed), then `done`. A `tampered` event replaces the rest when the harness finds
+its environment changed. With the fuel meter each benchmark is bracketed by two
+meter marks, and the host pairs marks with `bench` events in order. With the seconds
+meter the harness times the benchmark itself. The candidate's own output goes to
+stdout and stderr, which the host never parses.
 """
 
 import gc
-import importlib.util
 import json
 import os
 import sys
 import time
 import traceback
+import types
 
-#: Must equal `sandbox._wasm.MARK_LENGTH`: a request for this many random bytes asks
-#: the host to record the fuel consumed so far.
+#: Must equal `sandbox._wasm.MARK_LENGTH`: a request for this many random bytes makes
+#: the host record the fuel consumed so far.
 MARK_LENGTH = 61
-
-_urandom = os.urandom
-_perf_counter = time.perf_counter
-_dumps = json.dumps
 
 
 def main() -> int:
+    urandom = os.urandom
     job = os.environ["EVOLVER_JOB"]
+    sys.path.insert(0, job)
+    import guard
+
+    # The key must be the first request of its size: the host flags any later one.
+    key = urandom(guard.KEY_LENGTH)
     out = os.environ["EVOLVER_OUT"]
     meter = os.environ.get("EVOLVER_METER", "seconds")
     with open(os.path.join(job, "config.json")) as handle:
         config = json.load(handle)
-    report = open(os.path.join(out, "report.jsonl"), "w", buffering=1)
+    report = open(os.path.join(out, "report.jsonl"), "w")
+    emit = guard.make_reporter(report, key)
+    del key
 
-    def emit(event: str, **fields: object) -> None:
-        report.write(_dumps({"event": event, **fields}) + "\n")
-
-    sys.path[:0] = [os.path.join(job, "site-packages"), os.path.join(job, "suite")]
+    sys.path[:1] = [os.path.join(job, "site-packages"), os.path.join(job, "suite")]
     hypothesis = _configure_hypothesis(config)
+    suite_path = os.path.join(job, "suite", config["suite"])
+    with open(suite_path, encoding="utf-8") as handle:
+        suite_code = compile(handle.read(), suite_path, "exec")
+    wrapper_file = sys.modules["hypothesis.core"].__file__
+    candidate_path = os.path.join(job, "site-packages", config["module"] + ".py")
+    check = guard.arm(candidate_path)
     emit("start")
 
-    suite = _import_suite(os.path.join(job, "suite", config["suite"]), emit)
+    suite = _import_suite(suite_code, suite_path, emit)
     if suite is None:
         emit("done")
         return 0
-
     tests, benchmarks = _collect(suite)
+    problem = check() or _check_tests(tests, suite_code, (wrapper_file, "<string>", suite_path))
+    if problem is not None:
+        emit("tampered", reason=problem)
+        return 0
+
     all_passed = True
     for name, function in tests:
-        passed = _run_test(name, function, hypothesis, config["seed"], emit)
-        all_passed = all_passed and passed
+        verdict = _run_test(name, function, hypothesis, config["seed"])
+        problem = check()
+        if problem is not None:
+            emit("tampered", reason=problem)
+            return 0
+        emit("test", **verdict)
+        all_passed = all_passed and verdict["passed"]
     if all_passed and config.get("run_benchmarks", True):
         repeats = 1 if meter == "fuel" else int(config.get("bench_repeats", 5))
         for name, function in benchmarks:
-            if not _run_benchmark(name, function, meter, repeats, emit):
+            verdict = _run_benchmark(name, function, meter, repeats, urandom)
+            problem = check()
+            if problem is not None:
+                emit("tampered", reason=problem)
+                return 0
+            emit("bench", **verdict)
+            if "error" in verdict:
                 break
     emit("done")
     report.close()
@@ -74,6 +94,7 @@ def main() -> int:
 
 def _configure_hypothesis(config: dict):
     import hypothesis
+    import hypothesis.strategies
     from hypothesis import HealthCheck, settings
 
     settings.register_profile(
@@ -90,13 +111,13 @@ def _configure_hypothesis(config: dict):
     return hypothesis
 
 
-def _import_suite(path: str, emit):
+def _import_suite(code, path: str, emit):
     name = os.path.splitext(os.path.basename(path))[0]
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)
     except BaseException as error:  # noqa: BLE001 - the candidate may raise anything
         emit("import_error", error=_describe(error), traceback=_traceback_tail(error))
         return None
@@ -115,44 +136,66 @@ def _collect(module):
     return tests, benchmarks
 
 
-def _run_test(name: str, function, hypothesis, seed: int, emit) -> bool:
+def _check_tests(tests, suite_code, wrapper_files):
+    """Name a test whose code is not the suite's own, or return None."""
+    expected = []
+    pending = [suite_code]
+    while pending:
+        code = pending.pop()
+        for constant in code.co_consts:
+            if isinstance(constant, types.CodeType):
+                expected.append(constant)
+                pending.append(constant)
+    for name, function in tests:
+        inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)
+        if inner is not None:
+            # hypothesis builds its wrapper with exec and, on some versions of Python,
+            # gives its code the test's file name.
+            wrapper = getattr(function, "__code__", None)
+            filename = getattr(wrapper, "co_filename", None)
+            plain = type(function) is types.FunctionType
+            if not plain or filename not in wrapper_files:
+                return f"the test {name} is not wrapped by hypothesis.given ({type(function).__name__} from {filename})"
+            function = inner
+        code = getattr(function, "__code__", None)
+        if not any(code is candidate for candidate in expected):
+            return f"the test {name} does not run the suite's own code"
+    return None
+
+
+def _run_test(name: str, function, hypothesis, seed: int) -> dict:
     if getattr(function, "is_hypothesis_test", False):
         function = hypothesis.seed(seed)(function)
     try:
         function()
     except BaseException as error:  # noqa: BLE001 - a failing test is data
         notes = [str(note) for note in getattr(error, "__notes__", [])]
-        emit(
-            "test",
-            name=name,
-            passed=False,
-            error=_describe(error),
-            counterexample="\n".join(notes)[-2000:],
-            traceback=_traceback_tail(error),
-        )
-        return False
-    emit("test", name=name, passed=True)
-    return True
+        return {
+            "name": name,
+            "passed": False,
+            "error": _describe(error),
+            "counterexample": "\n".join(notes)[-2000:],
+            "traceback": _traceback_tail(error),
+        }
+    return {"name": name, "passed": True}
 
 
-def _run_benchmark(name: str, function, meter: str, repeats: int, emit) -> bool:
+def _run_benchmark(name: str, function, meter: str, repeats: int, urandom) -> dict:
     timings = []
     for _ in range(repeats):
         gc.collect()
         try:
             if meter == "fuel":
-                _urandom(MARK_LENGTH)
+                urandom(MARK_LENGTH)
                 function()
-                _urandom(MARK_LENGTH)
+                urandom(MARK_LENGTH)
             else:
-                started = _perf_counter()
+                started = time.perf_counter()
                 function()
-                timings.append(_perf_counter() - started)
+                timings.append(time.perf_counter() - started)
         except BaseException as error:  # noqa: BLE001 - a failing benchmark is data
-            emit("bench", name=name, error=_describe(error))
-            return False
-    emit("bench", name=name, seconds=timings)
-    return True
+            return {"name": name, "error": _describe(error)}
+    return {"name": name, "seconds": timings}
 
 
 def _describe(error: BaseException) -> str:

@@ -52,13 +52,16 @@ class Job:
     `files` maps paths relative to the job folder to their contents; the guest sees them
     read-only. `argv` names the script (relative to the job folder) and its arguments.
     The guest finds the job folder in `EVOLVER_JOB` and a writable folder for its report
-    in `EVOLVER_OUT`; only `EVOLVER_OUT/report.jsonl` is read back.
+    in `EVOLVER_OUT`. Only `EVOLVER_OUT/report.jsonl` is read back. `report_key` is
+    handed to the guest once, at its first request for it, so that the harness can
+    authenticate its report.
     """
 
     files: Mapping[str, bytes]
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    report_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Result:
     marks: tuple[float, ...]
     wall_seconds: float
     detail: str = ""
+    #: How often the guest requested the report key; the harness requests it once.
+    key_requests: int = 0
 
     @property
     def ok(self) -> bool:

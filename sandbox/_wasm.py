@@ -15,9 +15,10 @@ the guest's view of time, and so everything hypothesis does with it, is the same
 every run and every machine.
 
 `random_get` is served from a generator with a fixed seed for the same reason. A call
-asking for exactly `MARK_LENGTH` bytes also records the fuel consumed so far: this is how
-the in-guest harness marks the start and end of a benchmark without being able to read
-the fuel counter itself.
+for exactly `MARK_LENGTH` bytes also records the fuel consumed so far, which is how the
+in-guest harness marks the start and end of a benchmark without reading the fuel
+counter itself. The first call for exactly `KEY_LENGTH` bytes returns the job's report
+key, and the host counts every such call.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from ._types import Job, Outcome, Result, SandboxError
 #: odd size no library asks for; a guest that asks for it anyway only adds marks, which
 #: the harness protocol detects as extra marks.
 MARK_LENGTH = 61
+#: Byte count of a `random_get` request answered with the job's report key.
+KEY_LENGTH = 59
 #: Unix time, in nanoseconds, that the guest's realtime clock starts at.
 VIRTUAL_EPOCH_NS = 1_700_000_000 * 10**9
 #: Units of fuel per virtual nanosecond. This interpreter ran about 1e10 fuel per
@@ -62,6 +65,8 @@ class _RunState:
     fuel_limit: int
     deadline_ns: int
     output_cap: int
+    report_key: bytes = b""
+    key_requests: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     slept_ns: int = 0
     marks: list[int] = field(default_factory=list)
@@ -108,6 +113,7 @@ class WasmSandbox(BaseSandbox):
             fuel_limit=limits.fuel,
             deadline_ns=int(limits.wall_seconds * 1e9),
             output_cap=limits.output_bytes,
+            report_key=job.report_key,
         )
         self._state = state
         store = self._make_store(state, limits.memory_bytes)
@@ -147,6 +153,7 @@ class WasmSandbox(BaseSandbox):
             marks=tuple(float(mark) for mark in state.marks),
             wall_seconds=wall,
             detail=detail,
+            key_requests=state.key_requests,
         )
 
     def _make_store(self, state: _RunState, memory_bytes: int) -> wasmtime.Store:
@@ -257,6 +264,11 @@ class WasmSandbox(BaseSandbox):
         if length == MARK_LENGTH:
             used = state.fuel_limit - wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]
             state.marks.append(used)
+        if length == KEY_LENGTH and len(state.report_key) == KEY_LENGTH:
+            state.key_requests += 1
+            if state.key_requests == 1:
+                caller["memory"].write(caller, state.report_key, pointer)
+                return 0
         caller["memory"].write(caller, state.rng.randbytes(length), pointer)
         return 0
 

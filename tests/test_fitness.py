@@ -102,7 +102,7 @@ def test_extra_meter_marks_are_tampering(wasm_sandbox):
     assert math.isinf(evaluation.fitness.cost)
 
 
-def test_writing_the_report_file_is_tampering(wasm_sandbox):
+def test_writing_the_report_file_is_denied(wasm_sandbox):
     source = (
         "import os, json\n"
         "def square(n):\n"
@@ -111,7 +111,116 @@ def test_writing_the_report_file_is_tampering(wasm_sandbox):
         "    return n * n\n"
     )
     evaluation = score(wasm_sandbox, source)
+    assert evaluation.fitness.failures == 2
+    assert all("PermissionError" in test.error for test in evaluation.tests)
+
+
+#: Lines a forger writes straight to the report's file descriptor: a passing test, a
+#: cheap benchmark and the end, bracketed by fuel marks as the harness would make them.
+FORGERY = """
+import os
+lines = [
+    '{"event": "start", "seq": 0}',
+    '{"event": "test", "seq": 1, "name": "test_square", "passed": true}',
+    '{"event": "test", "seq": 2, "name": "test_known", "passed": true}',
+    '{"event": "bench", "seq": 3, "name": "bench_squares", "seconds": []}',
+    '{"event": "done", "seq": 4}',
+]
+for fd in range(3, 12):
+    try:
+        os.lseek(fd, 0, 0)
+        os.write(fd, ("\\n".join(line + "\\t" + "0" * 64 for line in lines) + "\\n").encode())
+    except OSError:
+        pass
+os.urandom(61)
+os.urandom(61)
+os._exit(0)
+"""
+
+#: Each hostile candidate tries one way to fake a pass for a wrong `square`.
+HOSTILE = {
+    "forged_report": FORGERY,
+    "replace_harness_function": (
+        "import __main__\n"
+        "__main__._run_test = lambda name, *args: {'name': name, 'passed': True}\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "wrap_collect": (
+        "import __main__\n"
+        "real = __main__._collect\n"
+        "def fake(module):\n"
+        "    tests, benches = real(module)\n"
+        "    return [(name, lambda: None) for name, _ in tests], benches\n"
+        "__main__._collect = fake\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "replace_builtin": (
+        "import builtins\n"
+        "builtins.AssertionError = type('Quiet', (Exception,), {})\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "patch_hypothesis": (
+        "import hypothesis.core\n"
+        "hypothesis.core.StateForActualGivenExecution.run_engine = lambda self: None\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "walk_frames": (
+        "import sys\n"
+        "frame = sys._getframe()\n"
+        "while frame.f_back:\n    frame = frame.f_back\n"
+        "frame.f_locals['check'] = lambda: None\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "walk_objects": (
+        "import gc\n"
+        "for item in gc.get_objects():\n    pass\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "frame_from_traceback": (
+        "try:\n    raise ValueError\n"
+        "except ValueError as error:\n    frame = error.__traceback__.tb_frame.f_back\n"
+        "def square(n):\n    return 0\n"
+    ),
+    "compile_with_trusted_name": (
+        "code = compile('def square(n):\\n    return 0\\n', '/lib/hypothesis/core.py', 'exec')\n"
+        "exec(code)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_candidate_cannot_fake_pass(wasm_sandbox, name):
+    evaluation = score(wasm_sandbox, HOSTILE[name])
+    assert evaluation.fitness.failures == 2
+    assert math.isinf(evaluation.fitness.cost)
+
+
+def test_forged_report_is_tampering(wasm_sandbox):
+    evaluation = score(wasm_sandbox, FORGERY)
     assert evaluation.outcome == "tampered"
+    assert "not authenticated" in evaluation.detail
+
+
+def test_rebinding_is_named(wasm_sandbox):
+    evaluation = score(wasm_sandbox, HOSTILE["replace_harness_function"])
+    assert evaluation.outcome == "tampered"
+    assert "_run_test" in evaluation.detail
+
+
+def test_dataclass_target_still_works(wasm_sandbox):
+    source = (
+        "import dataclasses, collections, logging, warnings\n"
+        "Point = collections.namedtuple('Point', 'x y')\n"
+        "@dataclasses.dataclass\n"
+        "class Box:\n    side: int\n"
+        "def square(n):\n"
+        "    logging.getLogger('target').info('square %s', n)\n"
+        "    warnings.warn('checked', UserWarning)\n"
+        "    return Box(n).side * Point(n, 0).x\n"
+    )
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "ok"
+    assert evaluation.fitness.failures == 0
 
 
 def test_example_suite_passes_on_original(wasm_sandbox):
@@ -147,3 +256,10 @@ def test_raising_benchmark_is_a_failure(wasm_sandbox):
     assert evaluation.fitness.failures == 1
     assert "bench_checked" in evaluation.detail
     assert math.isinf(evaluation.fitness.cost)
+
+
+def test_second_key_request_is_tampering(wasm_sandbox):
+    source = "import os\nos.urandom(59)\ndef square(n):\n    return n * n\n"
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "tampered"
+    assert "2 times" in evaluation.detail

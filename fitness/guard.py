@@ -1,0 +1,295 @@
+"""Protect the in-guest harness from the candidate it runs.
+
+This file runs inside the guest, next to `harness.py`. The candidate shares one
+interpreter with the harness, so the harness defends the integrity of its verdicts
+in three layers, all set up before the candidate is imported:
+
+1. An authenticated report. The host hands out a fresh key at the first request of
+   `KEY_LENGTH` random bytes and flags any later request. Each report line carries
+   an HMAC-SHA256 over its sequence number and text, so lines the candidate writes
+   into the report fail verification on the host.
+2. An audit hook (`sys.addaudithook`, which cannot be removed). While any frame on
+   the stack belongs to the candidate's file, it rejects the ways to reach the
+   harness's state: frame and traceback frame access, `gc` object walks, tracing,
+   compiling or executing code from the candidate itself or through a loader class
+   of its own, setting attributes of functions and classes that existed before the
+   candidate ran, and opening files for writing or removing them.
+3. A snapshot check. The harness records which functions, classes and modules every
+   loaded module binds, and the builtins, and verifies before each verdict that none
+   was rebound.
+
+Every function used after arming is a closure over references taken at arming time,
+so rebinding a name in a module, this one included, does not change what it calls.
+
+NOTE: the layers raise the bar but do not prove isolation: code reached through a
+path this hook does not cover (for example a frame obtained from a trusted library
+on the candidate's behalf and read later) could still reach the harness's state.
+"""
+
+import builtins
+import hashlib
+import hmac
+import json.encoder
+import os
+import sys
+
+#: Must equal `sandbox._wasm.KEY_LENGTH`: the host returns the report key for the first
+#: request of this many random bytes.
+KEY_LENGTH = 59
+
+#: Audit events that reach interpreter state the harness must keep to itself.
+_INTROSPECTION_EVENTS = frozenset(
+    {
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.addaudithook",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "compile",
+        "exec",
+        "code.__new__",
+        "function.__new__",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.truncate",
+        "os.link",
+        "os.symlink",
+        "os.chmod",
+        "os.utime",
+        "os.mkdir",
+    }
+)
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def make_reporter(stream, key: bytes):
+    """Return `emit(event, **fields)`, writing authenticated lines to `stream`."""
+    template = hmac.new(key, digestmod=hashlib.sha256)
+    write, flush = stream.write, stream.flush
+    encode_string = json.encoder.c_encode_basestring_ascii or _encode_string_fallback
+    is_instance, to_str, float_repr = builtins.isinstance, builtins.str, float.__repr__
+    join = ", ".join
+    counter = [0]
+
+    def encode(value):
+        if value is None or value is True or value is False:
+            return {None: "null", True: "true", False: "false"}[value]
+        if is_instance(value, int):
+            return int.__repr__(value)
+        if is_instance(value, float):
+            return float_repr(value)
+        if is_instance(value, (list, tuple)):
+            return "[" + join([encode(item) for item in value]) + "]"
+        if is_instance(value, dict):
+            items = [encode_string(to_str(k)) + ": " + encode(v) for k, v in value.items()]
+            return "{" + join(items) + "}"
+        return encode_string(to_str(value))
+
+    def emit(event, **fields):
+        text = encode({"event": event, "seq": counter[0], **fields})
+        mac = template.copy()
+        mac.update(text.encode("ascii"))
+        write(text + "\t" + mac.hexdigest() + "\n")
+        flush()
+        counter[0] += 1
+
+    return emit
+
+
+def _encode_string_fallback(text):
+    characters = []
+    for character in text:
+        code = ord(character)
+        if 0x20 <= code < 0x7F and character not in '"\\':
+            characters.append(character)
+        elif code < 0x10000:
+            characters.append("\\u%04x" % code)
+        else:
+            code -= 0x10000
+            characters.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+    return '"' + "".join(characters) + '"'
+
+
+#: Modules that suites and targets commonly use, imported before arming so that the
+#: snapshot watches them.
+_PRELOADED = (
+    "bisect", "collections", "copy", "fractions", "functools", "heapq",
+    "itertools", "math", "operator", "random", "re", "statistics", "string",
+)
+
+
+def arm(candidate_path: str):
+    """Install the audit hook and return `check()`, which names any rebinding found."""
+    for name in _PRELOADED:
+        __import__(name)
+    snapshot = _take_snapshot()
+    # The snapshot keeps every protected object alive, so their ids stay unique.
+    protected_ids = frozenset(id(item) for item in snapshot.protected)
+    _install_hook(candidate_path, protected_ids)
+    return _make_check(snapshot)
+
+
+class _Snapshot:
+    def __init__(self, modules, bindings, builtin_items, protected):
+        self.modules = modules
+        self.bindings = bindings
+        self.builtin_items = builtin_items
+        self.protected = protected
+
+
+def _take_snapshot() -> _Snapshot:
+    modules = dict(sys.modules)
+    bindings = []
+    protected = []
+    for module in modules.values():
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        watched = []
+        for name, value in list(namespace.items()):
+            if isinstance(value, type) or callable(value) or isinstance(value, type(sys)):
+                watched.append((name, value))
+                if isinstance(value, type) or hasattr(value, "__code__"):
+                    protected.append(value)
+        bindings.append((namespace, tuple(watched)))
+    builtin_items = tuple(vars(builtins).items())
+    return _Snapshot(modules, tuple(bindings), builtin_items, tuple(protected))
+
+
+def _make_check(snapshot: _Snapshot):
+    modules = snapshot.modules
+    bindings = snapshot.bindings
+    builtin_items = snapshot.builtin_items
+    builtin_namespace = vars(builtins)
+    live_modules = sys.modules
+    missing = object()
+    dict_get = dict.get
+
+    def check():
+        for name, module in modules.items():
+            if dict_get(live_modules, name, missing) is not module:
+                return "the module " + name + " was replaced in sys.modules"
+        for name, value in builtin_items:
+            if dict_get(builtin_namespace, name, missing) is not value:
+                return "the builtin " + name + " was rebound"
+        for namespace, watched in bindings:
+            for name, value in watched:
+                if dict_get(namespace, name, missing) is not value:
+                    owner = dict_get(namespace, "__name__", "?")
+                    return "the name " + str(owner) + "." + name + " was rebound"
+        return None
+
+    return check
+
+
+def _install_hook(candidate_path: str, protected_ids) -> None:
+    get_frame = sys._getframe
+    introspection = _INTROSPECTION_EVENTS
+    frame_attributes = _FRAME_ATTRIBUTES
+    write_flags = _WRITE_FLAGS
+    loader_types = _standard_loader_types()
+    frame_helpers = _frame_returning_code()
+    is_instance, to_id, to_type = builtins.isinstance, builtins.id, builtins.type
+    has_attribute, any_of, length = builtins.hasattr, builtins.any, builtins.len
+    to_str = builtins.str
+    denied = PermissionError
+    busy = [False]
+
+    def candidate_frames(frame):
+        """Return the frames from `frame` up to the innermost candidate frame."""
+        chain = []
+        while frame is not None:
+            chain.append(frame)
+            if frame.f_code.co_filename == candidate_path:
+                return chain
+            frame = frame.f_back
+        return None
+
+    def foreign_loader(chain):
+        # Code that the candidate's own loader class feeds to importlib would run
+        # under a file name of its choosing, so only the standard loaders may exec.
+        for frame in chain:
+            for name in ("self", "loader"):
+                value = frame.f_locals.get(name)
+                kind = to_type(value)
+                if has_attribute(kind, "exec_module") and kind not in loader_types:
+                    return True
+        return False
+
+    def must_deny(event, arguments):
+        if event in ("compile", "exec"):
+            chain = candidate_frames(get_frame(2))
+            if chain is None:
+                return False
+            return length(chain) == 1 or foreign_loader(chain)
+        if event == "sys._getframe":
+            # Libraries such as logging read the caller's frame for themselves, which
+            # is allowed. The candidate may not get one, directly or from a helper
+            # whose purpose is to hand frames back to its caller.
+            caller = get_frame(2)
+            if caller.f_code.co_filename == candidate_path:
+                return True
+            return caller.f_code in frame_helpers and candidate_frames(caller) is not None
+        if event in introspection:
+            sensitive = True
+        elif event == "object.__getattr__":
+            sensitive = arguments[1] in frame_attributes
+        elif event in ("object.__setattr__", "object.__delattr__"):
+            sensitive = to_id(arguments[0]) in protected_ids
+        elif event == "open":
+            mode, flags = arguments[1], arguments[2]
+            writing = is_instance(mode, str) and any_of(c in mode for c in "wax+")
+            sensitive = writing or (is_instance(flags, int) and flags & write_flags)
+        else:
+            return False
+        return sensitive and candidate_frames(get_frame(2)) is not None
+
+    def hook(event, arguments):
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            deny = must_deny(event, arguments)
+            if deny and event.startswith("object."):
+                event = event + " of " + to_str(arguments[1])
+        finally:
+            busy[0] = False
+        if deny:
+            raise denied("the evolver sandbox does not allow " + event + " in a candidate")
+
+    sys.addaudithook(hook)
+
+
+def _frame_returning_code() -> frozenset:
+    import inspect
+    import logging
+    import traceback
+
+    helpers = (inspect.currentframe, inspect.stack, traceback.walk_stack)
+    codes = {helper.__code__ for helper in helpers}
+    current = getattr(logging, "currentframe", None)
+    if hasattr(current, "__code__"):
+        codes.add(current.__code__)
+    return frozenset(codes)
+
+
+def _standard_loader_types() -> frozenset:
+    import importlib.machinery
+    import zipimport
+
+    machinery = importlib.machinery
+    return frozenset(
+        {
+            machinery.SourceFileLoader,
+            machinery.SourcelessFileLoader,
+            machinery.ExtensionFileLoader,
+            machinery.BuiltinImporter,
+            machinery.FrozenImporter,
+            zipimport.zipimporter,
+        }
+    )
