@@ -66,6 +66,8 @@ class Evaluation:
     detail: str
     stderr_tail: str
     wall_seconds: float
+    #: The traceback of the exception behind `detail`, when there is one.
+    error_traceback: str = ""
 
     @property
     def passed(self) -> bool:
@@ -79,6 +81,7 @@ class Evaluation:
             "tests": [vars(test) for test in self.tests],
             "benchmarks": self.benchmarks,
             "detail": self.detail,
+            "error_traceback": self.error_traceback,
             "stderr_tail": self.stderr_tail,
             "wall_seconds": round(self.wall_seconds, 4),
         }
@@ -144,16 +147,8 @@ def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
     suite does not define, repeats one, or whose meter marks do not pair up with its
     benchmarks is classified as tampered and gets the worst fitness.
     """
-    events, problem = _parse_report(result.report, key)
-    if problem is None and result.report and result.key_requests != 1:
-        problem = f"the guest requested the report key {result.key_requests} times"
-    tampered = next((e for e in events if e.get("event") == "tampered"), None)
-    if problem is None and tampered is not None:
-        problem = f"the harness found its environment changed: {tampered.get('reason')}"
-    outcome = result.outcome.value
-    detail = result.detail
-    if problem is None:
-        problem = _check_protocol(events, suite, result)
+    events, problem = _verified_events(result, suite, key)
+    outcome, detail = result.outcome.value, result.detail
     if problem is not None:
         if result.outcome is Outcome.OK:
             outcome, detail = Outcome.TAMPERED.value, problem
@@ -163,9 +158,7 @@ def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
     # A benchmark that raises (they may assert their own results) is a failure too.
     bench_errors = [e for e in events if e.get("event") == "bench" and "error" in e]
     failures = sum(not test.passed for test in tests) + len(bench_errors)
-    if bench_errors and not detail:
-        first = bench_errors[0]
-        detail = f"benchmark {first.get('name')} raised {first.get('error')}"
+    outcome, detail, error_traceback = _explain(events, tests, outcome, detail, result)
     benchmarks = _benchmark_costs(events, result)
     complete = (
         outcome == Outcome.OK.value
@@ -173,9 +166,6 @@ def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
         and set(benchmarks) == set(suite.benchmarks)
     )
     cost = sum(benchmarks.values()) if complete else math.inf
-    import_error = next((e for e in events if e.get("event") == "import_error"), None)
-    if import_error is not None:
-        detail = detail or f"the suite failed to import: {import_error.get('error', '')}"
     return Evaluation(
         fitness=Fitness(failures=failures, cost=cost, edits=edits),
         outcome=outcome,
@@ -183,9 +173,43 @@ def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
         tests=tests,
         benchmarks=benchmarks,
         detail=detail,
+        error_traceback=error_traceback,
         stderr_tail=result.stderr[-2000:].decode("utf-8", errors="replace"),
         wall_seconds=result.wall_seconds,
     )
+
+
+def _verified_events(result: Result, suite: Suite, key: bytes):
+    """Return the report's events, or a reason to treat the run as tampered."""
+    events, problem = _parse_report(result.report, key)
+    if problem is None and result.report and result.key_requests != 1:
+        problem = f"the guest requested the report key {result.key_requests} times"
+    tampered = next((e for e in events if e.get("event") == "tampered"), None)
+    if problem is None and tampered is not None:
+        problem = f"the harness found its environment changed: {tampered.get('reason')}"
+    if problem is None:
+        problem = _check_protocol(events, suite, result)
+    return events, problem
+
+
+def _explain(events, tests, outcome: str, detail: str, result: Result):
+    """Say why tests failed where the sandbox outcome alone does not."""
+    kinds = {event.get("event"): event for event in events}
+    import_error = kinds.get("import_error")
+    if import_error is not None:
+        origin = import_error.get("origin", "suite")
+        message = f"the {origin} failed to import: {import_error.get('error', '')}"
+        return outcome, detail or message, str(import_error.get("traceback", ""))
+    bench_error = next((e for e in events if e.get("event") == "bench" and "error" in e), None)
+    if bench_error is not None and not detail:
+        detail = f"benchmark {bench_error.get('name')} raised {bench_error.get('error')}"
+    if events and "done" not in kinds and outcome == Outcome.OK.value:
+        running = next((test.name for test in tests if test.error == "not run"), None)
+        where = f" during {running}" if running else ""
+        status = result.exit_code
+        outcome = Outcome.EXIT.value
+        detail = f"the guest exited with status {status}{where}, before the harness finished"
+    return outcome, detail, ""
 
 
 def _parse_report(report: bytes, key: bytes) -> tuple[list[dict], str | None]:

@@ -57,7 +57,7 @@ def main() -> int:
     check = guard.arm(candidate_path)
     emit("start")
 
-    suite = _import_suite(suite_code, suite_path, emit)
+    suite = _import_suite(suite_code, suite_path, candidate_path, emit)
     if suite is None:
         emit("done")
         return 0
@@ -111,7 +111,7 @@ def _configure_hypothesis(config: dict):
     return hypothesis
 
 
-def _import_suite(code, path: str, emit):
+def _import_suite(code, path: str, candidate_path: str, emit):
     name = os.path.splitext(os.path.basename(path))[0]
     module = types.ModuleType(name)
     module.__file__ = path
@@ -119,7 +119,15 @@ def _import_suite(code, path: str, emit):
     try:
         exec(code, module.__dict__)
     except BaseException as error:  # noqa: BLE001 - the candidate may raise anything
-        emit("import_error", error=_describe(error), traceback=_traceback_tail(error))
+        # The error is the target's when its own code raised it.
+        frames = traceback.extract_tb(error.__traceback__)
+        in_target = any(frame.filename == candidate_path for frame in frames)
+        emit(
+            "import_error",
+            origin="target" if in_target else "suite",
+            error=_describe(error),
+            traceback=_traceback_tail(error),
+        )
         return None
     return module
 

@@ -263,3 +263,15 @@ def test_second_key_request_is_tampering(wasm_sandbox):
     evaluation = score(wasm_sandbox, source)
     assert evaluation.outcome == "tampered"
     assert "2 times" in evaluation.detail
+
+
+def test_target_import_error_is_named(wasm_sandbox):
+    evaluation = score(wasm_sandbox, "def square(n):\n    return n\nraise ValueError('boom')\n")
+    assert evaluation.detail == "the target failed to import: ValueError: boom"
+    assert "line 3" in evaluation.error_traceback
+
+
+def test_exit_during_test_names_test(wasm_sandbox):
+    evaluation = score(wasm_sandbox, "import os\ndef square(n):\n    os._exit(0)\n")
+    assert evaluation.outcome == "exit"
+    assert "during test_square" in evaluation.detail
