@@ -125,23 +125,53 @@ def read_config_file(path: Path) -> dict[str, Any]:
                 "target and suite, or write an evolver.toml."
             )
         data = section
+    elif isinstance(data.get("tool"), dict) and "evolver" in data["tool"]:
+        raise ConfigError(
+            f"{path} has a [tool.evolver] table, but {CONFIG_FILE} takes its keys at "
+            "the top level. Delete the [tool.evolver] line, so that target, suite "
+            "and the other keys come before any table, or move the table into "
+            "pyproject.toml."
+        )
     return data
+
+
+def describe_source(source: str) -> str:
+    """Name where the keys of a configuration source are set, for messages."""
+    if Path(source).name == "pyproject.toml":
+        return f"[tool.evolver] in {source}"
+    return source
 
 
 def build_config(
     file_values: dict[str, Any], flag_values: dict[str, Any], base: Path, source: str
 ) -> RunConfig:
     """Merge file values and flags (flags win), validate every key and freeze."""
-    merged = {**file_values, **{k: v for k, v in flag_values.items() if v is not None}}
+    flags = {key: value for key, value in flag_values.items() if value is not None}
+    merged = {**file_values, **flags}
     for key, value in merged.items():
-        origin = source if key in file_values else "flags on the command line"
-        _check_value(key, value, origin)
+        if key in flags:
+            _check_value(key, value, "flags on the command line")
+        else:
+            _check_value(key, value, describe_source(source))
+    place = describe_source(source) if source.endswith(".toml") else CONFIG_FILE
     for key in ("target", "suite"):
         if key not in merged:
             raise ConfigError(
-                f"No {key} is configured. Set {key} in {CONFIG_FILE} or pass "
-                f"--{key} PATH."
+                f"No {key} is configured. Set {key} in {place} or pass --{key} PATH."
             )
+
+    values = _resolve_paths(merged, base)
+    for key in ("target", "suite"):
+        if values[key].is_dir():
+            origin = f"--{key}" if key in flags else describe_source(source)
+            raise ConfigError(
+                f"The {key} {values[key]} (set by {origin}) is a folder, not a file. "
+                f"Set {key} to the path of a Python file."
+            )
+    return RunConfig(**values)
+
+
+def _resolve_paths(merged: dict[str, Any], base: Path) -> dict[str, Any]:
     values = dict(merged)
     for key in ("target", "suite", "run_dir"):
         if key in values:
@@ -151,7 +181,21 @@ def build_config(
         values["functions"] = tuple(values["functions"])
     if "seconds" in values:
         values["seconds"] = float(values["seconds"])
-    return RunConfig(**values)
+    return values
+
+
+def build_limits(flag_values: dict[str, Any]) -> Limits:
+    """Validate the limit flags that are set and return the limits of one evaluation.
+
+    `flag_values` maps fuel, memory_mb, seconds and output_kb to a value or None;
+    None keeps the default of `RunConfig`.
+    """
+    values = {key: value for key, value in flag_values.items() if value is not None}
+    for key, value in values.items():
+        _check_value(key, value, "flags on the command line")
+    if "seconds" in values:
+        values["seconds"] = float(values["seconds"])
+    return replace(RunConfig(target=Path(), suite=Path()), **values).limits
 
 
 def _check_value(key: str, value: Any, source: str) -> None:

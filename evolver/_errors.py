@@ -7,6 +7,9 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_ORIGINAL_FAILS = 3
+#: `eval --check` on a candidate that does not pass its suite; the same code as for an
+#: original that fails, because both mean "this source does not pass".
+EXIT_TESTS_FAILED = EXIT_ORIGINAL_FAILS
 EXIT_INTERRUPTED = 130
 
 

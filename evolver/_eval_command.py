@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import keyword
 import math
+import re
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from fitness import EvaluationSettings, Suite, SuiteError, evaluate
+from fitness import Evaluation, EvaluationSettings, Suite, SuiteError, evaluate
 from sandbox import SandboxError, create_sandbox
 
-from ._errors import EXIT_OK, ConfigError
+from ._config import build_limits
+from ._errors import EXIT_OK, EXIT_TESTS_FAILED, ConfigError
+
+#: The guest's ImportError message for a module that it cannot find.
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
 def eval_command(arguments) -> int:
-    candidate = arguments.candidate
+    candidate: Path = arguments.candidate
+    _reject_folder(candidate, "candidate", "the candidate argument")
     if not candidate.is_file():
-        raise ConfigError(f"The candidate file {candidate} does not exist.")
+        raise ConfigError(
+            f"The candidate file {candidate} does not exist. Give the path of the "
+            "Python file to evaluate."
+        )
+    _reject_folder(arguments.suite, "suite", "--suite")
     try:
         suite = Suite.from_file(arguments.suite)
     except SuiteError as error:
@@ -26,18 +39,93 @@ def eval_command(arguments) -> int:
         raise ConfigError(
             f"Invalid value {arguments.max_examples} for --max-examples: use 1 or more."
         )
+    module = _module_name(arguments.module, candidate)
+    limits = build_limits(
+        {
+            "fuel": arguments.fuel,
+            "memory_mb": arguments.memory_mb,
+            "seconds": arguments.seconds,
+            "output_kb": arguments.output_kb,
+        }
+    )
+
     source = candidate.read_text(encoding="utf-8")
-    module = arguments.module or candidate.stem
-    settings = EvaluationSettings(max_examples=arguments.max_examples, seed=arguments.seed)
+    settings = EvaluationSettings(
+        max_examples=arguments.max_examples, seed=arguments.seed, limits=limits
+    )
     try:
         sandbox = create_sandbox(arguments.sandbox)
     except (SandboxError, ValueError) as error:
         raise ConfigError(f"The {arguments.sandbox} sandbox cannot start: {error}") from error
     with sandbox:
         evaluation = evaluate(sandbox, source, module, suite, settings)
+    hints = _import_hints(evaluation, suite, module)
+
+    code = EXIT_TESTS_FAILED if arguments.check and not evaluation.passed else EXIT_OK
     if arguments.json:
-        print(json.dumps(evaluation.to_json(), indent=2))
-        return EXIT_OK
+        print(json.dumps({**evaluation.to_json(), "hints": hints}, indent=2))
+        return code
+    _show(evaluation, candidate, suite, hints)
+    return code
+
+
+def _reject_folder(path: Path, role: str, flag: str) -> None:
+    if path.is_dir():
+        raise ConfigError(
+            f"The {role} {path} is a folder, not a file. Give {flag} the path of a "
+            "Python file."
+        )
+
+
+def _module_name(module_flag: str | None, candidate: Path) -> str:
+    if module_flag is not None:
+        if not module_flag.isidentifier() or keyword.iskeyword(module_flag):
+            raise ConfigError(
+                f"Invalid value {module_flag!r} for --module: use the plain name that the "
+                "suite imports, a Python identifier such as stats (no dots, no .py)."
+            )
+        return module_flag
+    if not candidate.stem.isidentifier() or keyword.iskeyword(candidate.stem):
+        raise ConfigError(
+            f"The candidate's file name {candidate.name} gives the module name "
+            f"{candidate.stem!r}, which no suite can import. Pass --module with the "
+            "name that the suite imports."
+        )
+    return candidate.stem
+
+
+def _import_hints(evaluation: Evaluation, suite: Suite, module: str) -> list[str]:
+    """Explain an import error of the guest that names a module it cannot find."""
+    match = _MISSING_MODULE.search(evaluation.detail)
+    if match is None:
+        return []
+    missing = match.group(1).split(".")[0]
+    if missing == module:
+        return []
+    if missing in _imported_modules(suite.source):
+        return [
+            f"The suite imports {missing}, but the candidate was loaded as {module}. "
+            f"If the candidate is that module, pass --module {missing}."
+        ]
+    return [
+        f"The sandbox has no module named {missing}. The guest has the standard "
+        "library and hypothesis only; code that needs other packages cannot run in it."
+    ]
+
+
+def _imported_modules(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _show(
+    evaluation: Evaluation, candidate: Path, suite: Suite, hints: list[str]
+) -> None:
     console = Console()
     cost = evaluation.fitness.cost
     console.print(
@@ -52,4 +140,5 @@ def eval_command(arguments) -> int:
     console.print(table)
     for name, value in evaluation.benchmarks.items():
         console.print(f"  {name}: {value:,.0f} {evaluation.meter}")
-    return EXIT_OK
+    for hint in hints:
+        console.print(f"Hint: {hint}", highlight=False)

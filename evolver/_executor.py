@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING
 
 from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome, evaluate
+
+if TYPE_CHECKING:
+    from sandbox import BaseSandbox
 
 #: Extra time the parent allows beyond the sandbox's wall-clock limit before it kills a
 #: worker; it covers sandbox start-up and scoring.
@@ -38,14 +43,22 @@ def _worker_main(connection: Connection, sandbox_name: str) -> None:
     from sandbox import create_sandbox
 
     sandbox = create_sandbox(sandbox_name)
+    try:
+        _serve(connection, sandbox)
+    except (BrokenPipeError, ConnectionResetError, EOFError, KeyboardInterrupt):
+        # The parent was interrupted, or died and closed its end of the pipe. It
+        # reports the run itself, so a traceback here would only hide its message.
+        pass
+    finally:
+        sandbox.close()
+
+
+def _serve(connection: Connection, sandbox: BaseSandbox) -> None:
     connection.send(("ready", None))
     while True:
-        try:
-            message = connection.recv()
-        except EOFError:
-            break
+        message = connection.recv()
         if message is None:
-            break
+            return
         task: Task = message
         evaluation = evaluate(
             sandbox,
@@ -56,7 +69,22 @@ def _worker_main(connection: Connection, sandbox_name: str) -> None:
             edits=task.edits,
         )
         connection.send(("done", evaluation))
-    sandbox.close()
+
+
+def _start_without_sigint(process) -> None:
+    # A spawned child inherits the signal mask, and Python does not change it, so a
+    # worker started with SIGINT blocked never receives the Ctrl-C that the terminal
+    # sends to the whole process group, not even while it imports its modules. The
+    # parent alone handles it and stops the workers. A SIGINT that arrives here is
+    # pending until the mask is restored, and then delivered to the parent.
+    if not hasattr(signal, "pthread_sigmask"):
+        process.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _Worker:
@@ -65,7 +93,7 @@ class _Worker:
         self.process = context.Process(
             target=_worker_main, args=(child, sandbox_name), daemon=True
         )
-        self.process.start()
+        _start_without_sigint(self.process)
         child.close()
         self.ready = False
         self.task_index: int | None = None
@@ -167,16 +195,19 @@ class LocalExecutor:
         outcome = "timeout" if reason == "timeout" else "worker_crash"
         return [(index, worst_evaluation(tasks[index], outcome, f"the worker {reason}"))]
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
+        """Stop every worker: after its current evaluation, or at once with `kill`."""
         for worker in self._workers:
-            worker.stop()
+            worker.stop(kill=kill)
         self._workers = []
 
     def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # On Ctrl-C or an error the evaluations in flight are abandoned, so waiting
+        # for them (up to the sandbox's time limit) would only delay the exit.
+        self.close(kill=exc_type is not None)
 
 
 def worst_evaluation(task: Task, outcome: str, detail: str) -> Evaluation:

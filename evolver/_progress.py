@@ -23,6 +23,7 @@ class RunDisplay:
         self._progress = Progress(
             TextColumn("gen {task.fields[generation]}"),
             BarColumn(),
+            TextColumn("evaluations"),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]} eval/s"),
             TextColumn("best {task.fields[best]}"),
@@ -30,13 +31,19 @@ class RunDisplay:
             console=self.console,
             disable=not enabled,
         )
+        # The budget counts the original's evaluation too, so a run makes at most
+        # `budget` evaluations in all.
         self._task = self._progress.add_task(
-            "run", total=budget + 1, generation=0, rate="-", best="-", failures=""
+            "run", total=budget, generation=0, rate="-", best="-", failures=""
         )
 
     def note(self, message: str) -> None:
         if self.enabled:
             self.console.print(f"[dim]{message}[/dim]")
+
+    def warn(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(f"[yellow]Warning: {message}[/yellow]", highlight=False)
 
     def __enter__(self) -> RunDisplay:
         self._progress.start()
@@ -65,35 +72,63 @@ class RunDisplay:
         )
 
     def show_summary(self, summary: dict, file_name: str) -> None:
-        original = summary["original"]
-        self.out.print(
-            f"Run {summary['run_id']}: {summary['evaluations']} evaluations in "
-            f"{summary['generations']} generations, {summary['elapsed_seconds']} s "
-            f"({summary['duplicates']} duplicates and {summary['invalid']} invalid "
-            "variants skipped)"
-        )
-        self.out.print(f"Archive: {summary['archive']}")
-        table = Table(title="Original and best candidates")
-        for column in ("candidate", "failures", f"cost ({original['meter']})", "vs original", "edits"):
-            table.add_column(column)
-        table.add_row("original", str(original["failures"]), _format_cost(original["cost"]), "", "0")
-        for entry in summary["best"]:
-            table.add_row(
-                entry["candidate_id"],
-                str(entry["failures"]),
-                _format_cost(entry["cost"]),
-                _ratio(entry["cost"], original["cost"]),
-                str(entry["edits"]),
-            )
-        self.out.print(table)
+        self.out.print(_summary_line(summary), highlight=False)
+        self.out.print(f"Archive: {summary['archive']}", highlight=False)
+        for warning in summary["warnings"]:
+            self.out.print(f"[yellow]Warning: {warning}[/yellow]", highlight=False)
+        self.out.print(_candidate_table(summary))
         if not summary["best"]:
             self.out.print("No variant was evaluated.")
             return
-        best = summary["best"][0]
+        if not summary["improved"]:
+            self.out.print(
+                "No variant improved on the original: none has fewer failures, or as "
+                "many failures and a cost more than 1% lower."
+            )
+            return
+        best = next(entry for entry in summary["best"] if entry["improved"])
         self.out.print(f"Best candidate {best['candidate_id']}:")
         for line in best["edits_detail"]:
-            self.out.print(f"  {line}")
+            self.out.print(f"  {line}", highlight=False)
         self.out.print(Syntax(best["diff"] or "(no change)", "diff", theme="ansi_dark"))
+
+
+def _summary_line(summary: dict) -> str:
+    evaluations = format_count(summary["evaluations"], "evaluation")
+    variants = format_count(summary["evaluations"] - 1, "variant")
+    generations = format_count(summary["generations"], "generation")
+    duplicates = format_count(summary["duplicates"], "duplicate")
+    invalid = format_count(summary["invalid"], "invalid variant")
+    return (
+        f"Run {summary['run_id']}: {evaluations} (the original and {variants}) in "
+        f"{generations}, {summary['elapsed_seconds']} s; skipped {duplicates} and "
+        f"{invalid}"
+    )
+
+
+def _candidate_table(summary: dict) -> Table:
+    original = summary["original"]
+    table = Table(title="Original and best candidates")
+    columns = ("candidate", "failures", f"cost ({original['meter']})", "vs original")
+    for column in (*columns, "edits"):
+        table.add_column(column)
+    table.add_row(
+        "original", str(original["failures"]), _format_cost(original["cost"]), "", "0"
+    )
+    for entry in summary["best"]:
+        table.add_row(
+            entry["candidate_id"],
+            str(entry["failures"]),
+            _format_cost(entry["cost"]),
+            _ratio(entry["cost"], original["cost"]),
+            str(entry["edits"]),
+        )
+    return table
+
+
+def format_count(number: int, noun: str) -> str:
+    """Write a count with its noun, singular for 1: "1 duplicate", "2 duplicates"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _format_cost(cost: float | None) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from archive import Archive, ArchiveError
@@ -13,10 +16,16 @@ from genomes import Target, TargetError, unified_diff
 from sandbox import SandboxError, create_sandbox
 
 from ._config import RunConfig, build_config, find_config_file, read_config_file
-from ._errors import EXIT_OK, ConfigError, EvolverError, OriginalFailsError
+from ._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ConfigError,
+    EvolverError,
+    OriginalFailsError,
+)
 from ._executor import LocalExecutor
-from ._progress import RunDisplay
-from ._search import Candidate, Search, SearchResult
+from ._progress import RunDisplay, format_count
+from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
 _FLAG_KEYS = (
     "target",
@@ -33,7 +42,19 @@ _FLAG_KEYS = (
     "fuel",
     "memory_mb",
     "seconds",
+    "output_kb",
 )
+
+
+class RunInterrupted(EvolverError):
+    """Ctrl-C stopped a run; the message names the archive, the run and what it kept."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, details: dict) -> None:
+        super().__init__(message)
+        #: JSON-compatible facts for `--json` output: run id, archive, generations.
+        self.details = details
 
 
 def load_run_config(arguments) -> RunConfig:
@@ -67,26 +88,81 @@ def load_inputs(config: RunConfig) -> tuple[Target, Suite]:
         suite = Suite.from_file(config.suite)
     except SuiteError as error:
         raise ConfigError(str(error)) from error
+    if not target.sites():
+        raise ConfigError(_no_sites_message(config))
     return target, suite
+
+
+def _no_sites_message(config: RunConfig) -> str:
+    if config.functions:
+        scope = f"the functions {', '.join(config.functions)} contain"
+    else:
+        scope = "the module contains"
+    return (
+        f"No statement of {config.target} can be edited: {scope} no code that an "
+        "edit can change, so a run would make no variants. Check functions (or "
+        "--function) and target."
+    )
+
+
+def suite_warnings(suite: Suite) -> list[str]:
+    """Return the problems of a suite that let a run start but limit what it finds."""
+    if suite.benchmarks:
+        return []
+    return [
+        f"The suite {suite.path} defines no bench_* function, so every passing "
+        "candidate has cost 0 and cost cannot improve on the original's. Add a "
+        "bench_* workload to search for faster variants."
+    ]
 
 
 def run_command(arguments) -> int:
     config = load_run_config(arguments)
     target, suite = load_inputs(config)
-    settings = EvaluationSettings(
-        max_examples=config.max_examples, seed=config.seed, limits=config.limits
-    )
+    warnings = suite_warnings(suite)
     display = RunDisplay(enabled=not arguments.json, budget=config.budget)
+    for warning in warnings:
+        display.warn(warning)
+
     display.note(f"Preparing the {config.sandbox} sandbox")
     _prepare_sandbox(config.sandbox)
     archive = _open_archive(config.archive_path)
+    for message in mark_dead_runs(archive):
+        display.note(message)
+    process = {"pid": os.getpid(), "host": socket.gethostname()}
     run = archive.create_run(
         target_path=str(config.target),
         target_source=target.source,
         seed=config.seed,
-        config=config.to_json(),
+        config={**config.to_json(), "_process": process},
+    )
+
+    result = _evolve(archive, run.run_id, config, target, suite, display)
+    summary = build_summary(run.run_id, config, target, result, warnings)
+    archive.finish_run(run.run_id, "finished", summary)
+    archive.close()
+
+    if arguments.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        display.show_summary(summary, target.path.name)
+    return EXIT_OK
+
+
+def _evolve(
+    archive: Archive,
+    run_id: str,
+    config: RunConfig,
+    target: Target,
+    suite: Suite,
+    display: RunDisplay,
+) -> SearchResult:
+    """Evaluate the original, then search; record how the run ended if it fails."""
+    settings = EvaluationSettings(
+        max_examples=config.max_examples, seed=config.seed, limits=config.limits
     )
     started = time.monotonic()
+    search: Search | None = None
     try:
         with LocalExecutor(config.sandbox, config.worker_count) as executor:
             search = Search(
@@ -95,7 +171,7 @@ def run_command(arguments) -> int:
                 settings=settings,
                 executor=executor,
                 archive=archive,
-                run_id=run.run_id,
+                run_id=run_id,
                 budget=config.budget,
                 population=config.population,
                 max_edits=config.max_edits,
@@ -105,21 +181,93 @@ def run_command(arguments) -> int:
             with display:
                 original = search.evaluate_original()
                 _check_original(original, config, suite)
-                result = search.run(original)
-    except BaseException as error:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+                return search.run(original)
+    except KeyboardInterrupt:
+        in_flight = search.stats.generation if search is not None else None
+        interrupted = _record_interrupt(archive, run_id, config, in_flight, started)
+        raise interrupted from None
+    except BaseException:
         elapsed = round(time.monotonic() - started, 2)
-        archive.finish_run(run.run_id, status, {"elapsed_seconds": elapsed})
+        archive.finish_run(run_id, "failed", {"elapsed_seconds": elapsed})
         archive.close()
         raise
-    summary = build_summary(run.run_id, config, target, result)
-    archive.finish_run(run.run_id, "finished", summary)
+
+
+def _record_interrupt(
+    archive: Archive,
+    run_id: str,
+    config: RunConfig,
+    in_flight: int | None,
+    started: float,
+) -> RunInterrupted:
+    """Mark the run interrupted and describe what the archive kept of it."""
+    saved = sorted(
+        {c.generation for c in archive.candidates(run_id) if c.outcome != "invalid"}
+    )
+    details = {
+        "run_id": run_id,
+        "archive": str(config.archive_path),
+        "generations_saved": len(saved),
+        "elapsed_seconds": round(time.monotonic() - started, 2),
+    }
+    archive.finish_run(run_id, "interrupted", details)
     archive.close()
-    if arguments.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        display.show_summary(summary, target.path.name)
-    return EXIT_OK
+
+    message = (
+        f"Interrupted. The archive {config.archive_path} keeps run {run_id}, with "
+        f"status interrupted and {format_count(len(saved), 'saved generation')}"
+    )
+    if len(saved) == 1:
+        message += f" (generation {saved[0]})"
+    elif saved:
+        message += f" (generations {saved[0]} to {saved[-1]})"
+    message += ", where generation 0 is the original's evaluation." if saved else "."
+    if in_flight is not None and in_flight not in saved:
+        message += (
+            f" Generation {in_flight} was being evaluated and is lost, because each "
+            "generation is written in one transaction when it ends."
+        )
+    return RunInterrupted(message, details)
+
+
+def mark_dead_runs(archive: Archive) -> list[str]:
+    """Mark as interrupted each running run whose process on this host has ended.
+
+    A run killed with SIGKILL, or by a power cut, cannot record its own end, and
+    would stay "running" forever. Runs record their process id and host name under
+    `_process` in their config; runs from other hosts, and runs without that record,
+    are left alone. Returns one message per run that was marked.
+    """
+    host = socket.gethostname()
+    messages = []
+    for run in archive.runs():
+        process = run.config.get("_process")
+        if run.status != "running" or not isinstance(process, dict):
+            continue
+        pid = process.get("pid")
+        if process.get("host") != host or _process_exists(pid):
+            continue
+        summary = {**run.summary, "detail": f"process {pid} ended before the run did"}
+        archive.finish_run(run.run_id, "interrupted", summary)
+        messages.append(
+            f"Marked run {run.run_id} as interrupted: its process {pid} on this host "
+            "is no longer running."
+        )
+    return messages
+
+
+def _process_exists(pid: object) -> bool:
+    # NOTE: process ids are reused, so a dead run whose id now belongs to another
+    # process stays "running" until that process ends too.
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _prepare_sandbox(name: str) -> None:
@@ -147,8 +295,15 @@ def _check_original(original: Candidate, config: RunConfig, suite: Suite) -> Non
         raise ConfigError(
             f"The suite {config.suite} failed to import with the original target: "
             f"{evaluation.detail.split(': ', 1)[-1]}. Check the suite's imports; it must "
-            f"import the target as {config.target.stem}. Guest output:\n"
-            f"{evaluation.stderr_tail[-800:]}"
+            f"import the target as {config.target.stem}.\n"
+            f"{evaluation.error_traceback[-1500:]}"
+        )
+    if evaluation.detail.startswith("the target failed to import"):
+        raise ConfigError(
+            f"The target {config.target} failed to import in the sandbox: "
+            f"{evaluation.detail.split(': ', 1)[-1]}. The sandbox is CPython 3.12 with "
+            "the standard library and hypothesis only; fix the target's module-level "
+            f"code or its imports.\n{evaluation.error_traceback[-1500:]}"
         )
     failing = [test for test in evaluation.tests if not test.passed]
     if failing:
@@ -165,8 +320,18 @@ def _check_original(original: Candidate, config: RunConfig, suite: Suite) -> Non
     )
 
 
-def build_summary(run_id: str, config: RunConfig, target: Target, result: SearchResult):
-    """Return the JSON-compatible report of a finished run."""
+def build_summary(
+    run_id: str,
+    config: RunConfig,
+    target: Target,
+    result: SearchResult,
+    warnings: Sequence[str] = (),
+):
+    """Return the JSON-compatible report of a finished run.
+
+    `improved` is true when some listed variant `improves` on the original, and
+    each entry of `best` has its own `improved`.
+    """
     original = _fitness_json(result.original)
     best = []
     for candidate in result.best:
@@ -175,6 +340,7 @@ def build_summary(run_id: str, config: RunConfig, target: Target, result: Search
         entry["operator"] = candidate.operator
         entry["generation"] = candidate.generation
         entry["diff"] = unified_diff(target.source, candidate.source, target.path.name)
+        entry["improved"] = improves(candidate, result.original)
         best.append(entry)
     stats = result.stats
     return {
@@ -188,9 +354,28 @@ def build_summary(run_id: str, config: RunConfig, target: Target, result: Search
         "invalid": stats.invalid,
         "outcomes": dict(stats.outcomes),
         "elapsed_seconds": round(time.monotonic() - stats.started, 2),
+        "improved": any(entry["improved"] for entry in best),
+        "warnings": list(warnings),
         "original": original,
         "best": best,
     }
+
+
+def improves(candidate: Candidate, original: Candidate) -> bool:
+    """Tell whether a variant beats the original.
+
+    It must have fewer failures, or as many and a cost more than 1% lower. Fuel
+    moves by a fraction of a percent with the guest's heap layout, so a smaller
+    difference is the same tie that the search's ranking uses.
+    """
+    assert candidate.evaluation is not None and original.evaluation is not None
+    mine = candidate.evaluation.fitness
+    theirs = original.evaluation.fitness
+    if mine.failures != theirs.failures:
+        return mine.failures < theirs.failures
+    if not math.isfinite(mine.cost):
+        return False
+    return mine.cost * (1 + COST_TOLERANCE) < theirs.cost
 
 
 def _fitness_json(candidate: Candidate) -> dict:
@@ -206,4 +391,13 @@ def _fitness_json(candidate: Candidate) -> dict:
     }
 
 
-__all__ = ["EvolverError", "build_summary", "load_run_config", "run_command"]
+__all__ = [
+    "EvolverError",
+    "RunInterrupted",
+    "build_summary",
+    "improves",
+    "load_run_config",
+    "mark_dead_runs",
+    "run_command",
+    "suite_warnings",
+]

@@ -38,8 +38,10 @@ _WORST_COST = 1e30
 #: How many tries at making a new, unseen child before a generation is cut short.
 _ATTEMPTS_PER_CHILD = 30
 _CROSSOVER_RATE = 0.3
-#: Width of a cost bucket in `_rank_key`, in natural-log units: 1%.
-_COST_TIE = math.log(1.01)
+#: Relative cost difference below which two candidates count as equally cheap. The
+#: fuel of a benchmark shifts by a fraction of a percent with the guest's heap layout,
+#: which unrelated edits change.
+COST_TOLERANCE = 0.01
 
 
 class _Fitness(base.Fitness):
@@ -124,6 +126,8 @@ class Search:
         self._on_event = on_event or (lambda kind, stats: None)
         self._seen: dict[str, Candidate] = {}
         self._evaluated: list[Candidate] = []
+        # Invalid variants wait here to be written with their generation.
+        self._invalid_records: list[CandidateRecord] = []
 
     def evaluate_original(self) -> Candidate:
         source = self.target.source
@@ -139,6 +143,9 @@ class Search:
             parents = population or [original]
             children = self._make_children(parents, generation, seeded=not population)
             if not children:
+                # Only invalid variants or duplicates came out: keep the invalid ones.
+                if self._invalid_records:
+                    self._write_generation(generation, [])
                 break
             self._evaluate_generation(children, generation)
             population = tools.selNSGA2(population + children, self.population_size)
@@ -146,9 +153,24 @@ class Search:
         return SearchResult(original=original, best=self.best(), stats=self.stats)
 
     def best(self, count: int = 5) -> tuple[Candidate, ...]:
-        """Return the best evaluated variants, fewest failures first, then cost, edits."""
-        variants = [c for c in self._evaluated if c.genome]
-        variants.sort(key=_rank_key)
+        """Return the best evaluated variants, the smallest patch first among equals.
+
+        Candidates are ordered by `_rank_key`. Within one level of (passing,
+        failures), those within `COST_TOLERANCE` of the level's lowest cost count as
+        equally cheap, so a smaller patch among them ranks first.
+        """
+        variants = sorted((c for c in self._evaluated if c.genome), key=_rank_key)
+        lowest: dict[tuple, float] = {}
+        for candidate in variants:
+            lowest.setdefault(_rank_key(candidate)[:2], _rank_key(candidate)[2])
+
+        def tolerant_key(candidate: Candidate):
+            passing, failures, cost, edits = _rank_key(candidate)
+            if cost <= lowest[(passing, failures)] * (1 + COST_TOLERANCE):
+                return (passing, failures, 0, edits, cost)
+            return (passing, failures, 1, cost, edits)
+
+        variants.sort(key=tolerant_key)
         return tuple(variants[:count])
 
     def _make_children(
@@ -244,7 +266,7 @@ class Search:
             edits=len(genome),
             detail={"error": message[:500]},
         )
-        self.archive.add_generation(self.run_id, generation, [record])
+        self._invalid_records.append(record)
 
     def _evaluate_generation(self, candidates: list[Candidate], generation: int) -> None:
         self.stats.generation = generation
@@ -270,7 +292,12 @@ class Search:
             self._seen[candidate.source_hash] = candidate
         self._evaluated.extend(candidates)
         records = [self._record(c, generation) for c in candidates]
-        self.archive.add_generation(self.run_id, generation, records)
+        self._write_generation(generation, records)
+
+    def _write_generation(self, generation: int, records: list[CandidateRecord]) -> None:
+        invalid = [r for r in self._invalid_records if r.generation == generation]
+        self._invalid_records = [r for r in self._invalid_records if r.generation != generation]
+        self.archive.add_generation(self.run_id, generation, records + invalid)
 
     def _record(self, candidate: Candidate, generation: int) -> CandidateRecord:
         evaluation = candidate.evaluation
@@ -296,17 +323,16 @@ class Search:
         )
 
 
-def _rank_key(candidate: Candidate) -> tuple[float, float, float]:
-    """Order by failures, then cost, then edits, with costs within 1% tied.
+def _rank_key(candidate: Candidate) -> tuple[int, int, float, int]:
+    """Order passing candidates first, then by failures, cost and edits.
 
-    The fuel of a benchmark shifts by a fraction of a percent with the guest's heap
-    layout, which unrelated edits change, so a smaller patch of about equal cost
-    ranks first.
+    A candidate passes when no test failed and the sandbox finished the suite, so one
+    that ran out of memory or time after its tests ranks after every passing one.
     """
     assert candidate.evaluation is not None
-    failures, cost, edits = candidate.evaluation.fitness.values
-    bucket = math.floor(math.log(cost) / _COST_TIE) if 0 < cost < math.inf else math.inf
-    return (failures, bucket, edits)
+    fitness = candidate.evaluation.fitness
+    passing = 0 if candidate.evaluation.passed else 1
+    return (passing, fitness.failures, fitness.cost, fitness.edits)
 
 
 def _one_point_crossover(first, second, rng: random.Random):

@@ -8,11 +8,13 @@ import sys
 import traceback
 from pathlib import Path
 
+from ._config import RunConfig
 from ._errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ORIGINAL_FAILS,
+    EXIT_TESTS_FAILED,
     EXIT_USAGE,
     EvolverError,
 )
@@ -23,6 +25,7 @@ exit codes:
   {EXIT_INTERNAL}    an unexpected internal error (rerun with --debug for a traceback)
   {EXIT_USAGE}    invalid configuration, flags or input files
   {EXIT_ORIGINAL_FAILS}    the original target does not pass its own suite
+       (with eval --check: the candidate does not pass it)
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C
 """
 
@@ -37,6 +40,7 @@ EVAL_EXAMPLES = """\
 examples:
   evolver eval examples/stats/stats.py --suite examples/stats/test_stats.py
   evolver eval variant.py --suite test_mod.py --module mod --json
+  evolver eval mod.py --suite test_mod.py --check --seconds 10
 """
 
 
@@ -83,7 +87,11 @@ def _add_run(commands) -> None:
         action="append",
         help="a function that may change (repeatable; default: the whole module)",
     )
-    run.add_argument("--budget", type=int, help="evaluations to spend (default 400)")
+    run.add_argument(
+        "--budget",
+        type=int,
+        help="evaluations to spend, the original's included (default 400)",
+    )
     run.add_argument("--population", type=int, help="candidates per generation (default 20)")
     run.add_argument("--seed", type=int, help="random seed of the search (default 0)")
     run.add_argument("--sandbox", help="sandbox backend (default wasm, the only one so far)")
@@ -95,10 +103,34 @@ def _add_run(commands) -> None:
     run.add_argument(
         "--run-dir", help="folder for the archive (default: .evolver beside the target)"
     )
-    run.add_argument("--fuel", type=int, help="WebAssembly instructions per evaluation")
-    run.add_argument("--memory-mb", type=int, help="guest memory per evaluation, in MiB")
-    run.add_argument("--seconds", type=float, help="wall-clock limit per evaluation, in s")
+    _add_limits(run)
     run.add_argument("--json", action="store_true", help="print one JSON object, no display")
+
+
+def _add_limits(command) -> None:
+    command.add_argument(
+        "--fuel",
+        type=int,
+        help=f"WebAssembly instructions per evaluation (default {RunConfig.fuel:,})",
+    )
+    command.add_argument(
+        "--memory-mb",
+        type=int,
+        help=f"guest memory per evaluation, in MiB (default {RunConfig.memory_mb})",
+    )
+    command.add_argument(
+        "--seconds",
+        type=float,
+        help=f"wall-clock limit per evaluation, in s (default {RunConfig.seconds:g})",
+    )
+    command.add_argument(
+        "--output-kb",
+        type=int,
+        help=(
+            "output allowed per evaluation to each of the guest's stdout, stderr "
+            f"and report, in KiB (default {RunConfig.output_kb})"
+        ),
+    )
 
 
 def _add_eval(commands) -> None:
@@ -107,7 +139,8 @@ def _add_eval(commands) -> None:
         help="evaluate one file against a suite",
         description=(
             "Evaluate one candidate file against a suite in a sandbox and print its "
-            "fitness and the sandbox outcome."
+            "fitness and the sandbox outcome. The exit code is 0 whenever the "
+            "evaluation finishes, failing tests included, unless --check is given."
         ),
         epilog=EVAL_EXAMPLES + "\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -121,6 +154,15 @@ def _add_eval(commands) -> None:
     evaluate.add_argument("--sandbox", default="wasm", help="sandbox backend (default wasm)")
     evaluate.add_argument("--max-examples", type=int, default=20, help="examples per test")
     evaluate.add_argument("--seed", type=int, default=0, help="hypothesis seed")
+    _add_limits(evaluate)
+    evaluate.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            f"exit with {EXIT_TESTS_FAILED} unless every test passed and the sandbox "
+            "finished the suite"
+        ),
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -137,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return eval_command(arguments)
     except EvolverError as error:
-        return _report_error(arguments, str(error), error.exit_code)
+        details = getattr(error, "details", None)
+        return _report_error(arguments, str(error), error.exit_code, details)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -150,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-def _report_error(arguments, message: str, code: int) -> int:
+def _report_error(
+    arguments, message: str, code: int, details: dict | None = None
+) -> int:
     if arguments.debug and sys.exc_info()[0] is not None:
         traceback.print_exc()
     if getattr(arguments, "json", False):
-        print(json.dumps({"error": message, "exit_code": code}))
+        print(json.dumps({"error": message, "exit_code": code, **(details or {})}))
     print(f"evolver: {message}", file=sys.stderr)
     return code
 

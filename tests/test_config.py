@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from evolver import ConfigError, build_config
-from evolver._config import read_config_file
+from evolver._config import build_limits, read_config_file
+from sandbox import Limits
 
 
 def test_flags_override_file(tmp_path: Path):
@@ -72,3 +73,64 @@ def test_invalid_toml_is_rejected(tmp_path):
     path.write_text("target = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         read_config_file(path)
+
+
+def test_missing_suite_names_pyproject_table(tmp_path):
+    source = str(tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError) as raised:
+        build_config({"target": "m.py"}, {}, tmp_path, source)
+    assert f"Set suite in [tool.evolver] in {source}" in str(raised.value)
+
+
+def test_missing_suite_names_evolver_toml(tmp_path):
+    source = str(tmp_path / "evolver.toml")
+    with pytest.raises(ConfigError) as raised:
+        build_config({"target": "m.py"}, {}, tmp_path, source)
+    assert f"Set suite in {source} or pass --suite PATH" in str(raised.value)
+
+
+def test_tool_table_in_evolver_toml_is_explained(tmp_path):
+    path = tmp_path / "evolver.toml"
+    path.write_text('[tool.evolver]\ntarget = "m.py"\nsuite = "t.py"\n')
+    with pytest.raises(ConfigError, match="takes its keys at the top level"):
+        read_config_file(path)
+
+
+def test_bad_value_in_pyproject_names_table(tmp_path):
+    source = str(tmp_path / "pyproject.toml")
+    values = {"target": "m.py", "suite": "t.py", "budget": 0}
+    with pytest.raises(ConfigError) as raised:
+        build_config(values, {}, tmp_path, source)
+    assert f"for budget in [tool.evolver] in {source}" in str(raised.value)
+
+
+def test_bad_flag_is_blamed_on_flags(tmp_path):
+    values = {"target": "m.py", "suite": "t.py", "budget": 10}
+    with pytest.raises(ConfigError) as raised:
+        build_config(values, {"budget": 0}, tmp_path, "evolver.toml")
+    assert "flags on the command line" in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["target", "suite"])
+def test_folder_in_config_is_rejected(tmp_path, key):
+    (tmp_path / "code").mkdir()
+    values = {"target": "m.py", "suite": "t.py", key: "code"}
+    source = str(tmp_path / "evolver.toml")
+    with pytest.raises(ConfigError) as raised:
+        build_config(values, {}, tmp_path, source)
+    message = str(raised.value)
+    assert f"The {key} {tmp_path / 'code'} (set by {source}) is a folder" in message
+
+
+def test_limits_from_flags():
+    limits = build_limits({"fuel": None, "memory_mb": 64, "seconds": 5, "output_kb": 2})
+    assert limits.fuel == Limits.fuel
+    assert limits.memory_bytes == 64 * 1024 * 1024
+    assert limits.wall_seconds == 5.0
+    assert isinstance(limits.wall_seconds, float)
+    assert limits.output_bytes == 2048
+
+
+def test_bad_limit_flag_is_rejected():
+    with pytest.raises(ConfigError, match="Invalid value 0 for output_kb"):
+        build_limits({"output_kb": 0})
