@@ -1,7 +1,7 @@
 """Parallel evaluation in a pool of sandbox worker processes.
 
 Each worker process owns one sandbox and evaluates one candidate at a time. The parent
-holds a hard deadline per evaluation on top of the sandbox's own limits: a worker that
+keeps a hard deadline per evaluation on top of the sandbox's own limits: a worker that
 overruns it, or dies, is killed and replaced, so a stuck sandbox never stalls a run. A
 candidate whose worker died is retried once on a fresh worker and then recorded as a
 crash. Results are returned in the order of the tasks, whatever order workers finish in.

@@ -1,4 +1,4 @@
-"""What a person sees during and after a run; silent when output is JSON."""
+"""The display of a run for people: progress, then a summary; silent with --json."""
 
 from __future__ import annotations
 

@@ -65,13 +65,13 @@ def load_run_config(arguments) -> RunConfig:
         return build_config({}, flags, Path.cwd(), "flags on the command line")
     if not location.exists():
         raise ConfigError(
-            f"{location} does not exist. Give a folder that holds evolver.toml, or "
+            f"{location} does not exist. Give a folder that contains evolver.toml, or "
             "pass --target and --suite."
         )
     config_file = find_config_file(location)
     if config_file is None:
         raise ConfigError(
-            f"{location} holds no evolver.toml or pyproject.toml. Write an evolver.toml "
+            f"{location} contains no evolver.toml or pyproject.toml. Write an evolver.toml "
             "with the keys target and suite, or pass --target and --suite."
         )
     values = read_config_file(config_file)
