@@ -32,6 +32,7 @@ import hmac
 import json.encoder
 import os
 import sys
+import types
 
 #: Must equal `sandbox._wasm.KEY_LENGTH`: the host returns the report key for the first
 #: request of this many random bytes.
@@ -40,6 +41,7 @@ KEY_LENGTH = 59
 #: Audit events that reach interpreter state the harness must keep to itself.
 _INTROSPECTION_EVENTS = frozenset(
     {
+        "sys._getframe",
         "sys._current_frames",
         "sys._current_exceptions",
         "sys.settrace",
@@ -64,7 +66,6 @@ _INTROSPECTION_EVENTS = frozenset(
     }
 )
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def make_reporter(stream, key: bytes):
@@ -127,6 +128,11 @@ def arm(candidate_path: str):
     """Install the audit hook and return `check()`, which names any rebinding found."""
     for name in _PRELOADED:
         __import__(name)
+    # logging looks up the caller's frame for each record unless told not to, which
+    # the audit hook would deny while candidate code is on the stack.
+    import logging
+
+    logging._srcfile = None
     snapshot = _take_snapshot()
     # The snapshot keeps every protected object alive, so their ids stay unique.
     protected_ids = frozenset(id(item) for item in snapshot.protected)
@@ -142,6 +148,11 @@ class _Snapshot:
         self.protected = protected
 
 
+#: Modules whose every binding is watched, not only functions, classes and modules:
+#: the harness and this guard read constants the candidate must not change.
+_FULLY_WATCHED = ("__main__", __name__)
+
+
 def _take_snapshot() -> _Snapshot:
     modules = dict(sys.modules)
     bindings = []
@@ -151,8 +162,9 @@ def _take_snapshot() -> _Snapshot:
         if not isinstance(namespace, dict):
             continue
         watched = []
+        every_binding = getattr(module, "__name__", None) in _FULLY_WATCHED
         for name, value in list(namespace.items()):
-            if isinstance(value, type) or callable(value) or isinstance(value, type(sys)):
+            if every_binding or isinstance(value, (type, type(sys))) or callable(value):
                 watched.append((name, value))
                 if isinstance(value, type) or hasattr(value, "__code__"):
                     protected.append(value)
@@ -191,21 +203,50 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
     get_frame = sys._getframe
     introspection = _INTROSPECTION_EVENTS
     frame_attributes = _FRAME_ATTRIBUTES
-    write_flags = _WRITE_FLAGS
+    write_only, read_write = os.O_WRONLY, os.O_RDWR
+    changing = os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def opens_for_writing(flags):
+        # On WASI O_RDWR is O_RDONLY | O_WRONLY, and O_RDONLY is not 0, so test whole
+        # access modes rather than any overlapping bit.
+        if flags & changing:
+            return True
+        return flags & write_only == write_only or flags & read_write == read_write
     loader_types = _standard_loader_types()
-    frame_helpers = _frame_returning_code()
     is_instance, to_id, to_type = builtins.isinstance, builtins.id, builtins.type
     has_attribute, any_of, length = builtins.hasattr, builtins.any, builtins.len
     to_str = builtins.str
     denied = PermissionError
     busy = [False]
 
+    # Code executed while candidate code is on the stack counts as the candidate's:
+    # a library such as typing may compile text the candidate chose under a file
+    # name of its own. `tainted_codes` keeps those code objects alive, so ids stay
+    # unique.
+    tainted_ids = set()
+    tainted_codes = []
+    code_type = types.CodeType
+    generators = _code_generators()
+
+    def is_candidate(code):
+        return code.co_filename == candidate_path or to_id(code) in tainted_ids
+
+    def taint(code):
+        pending = [code]
+        while pending:
+            current = pending.pop()
+            if to_id(current) in tainted_ids:
+                continue
+            tainted_ids.add(to_id(current))
+            tainted_codes.append(current)
+            pending.extend(c for c in current.co_consts if is_instance(c, code_type))
+
     def candidate_frames(frame):
         """Return the frames from `frame` up to the innermost candidate frame."""
         chain = []
         while frame is not None:
             chain.append(frame)
-            if frame.f_code.co_filename == candidate_path:
+            if is_candidate(frame.f_code):
                 return chain
             frame = frame.f_back
         return None
@@ -226,15 +267,19 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             chain = candidate_frames(get_frame(2))
             if chain is None:
                 return False
-            return length(chain) == 1 or foreign_loader(chain)
-        if event == "sys._getframe":
-            # Libraries such as logging read the caller's frame for themselves, which
-            # is allowed. The candidate may not get one, directly or from a helper
-            # whose purpose is to hand frames back to its caller.
-            caller = get_frame(2)
-            if caller.f_code.co_filename == candidate_path:
+            if length(chain) == 1 or foreign_loader(chain):
                 return True
-            return caller.f_code in frame_helpers and candidate_frames(caller) is not None
+            importing = any_of(
+                to_type(frame.f_locals.get("self")) in loader_types for frame in chain
+            )
+            if event == "compile":
+                # Only imports and code generators that build their text from
+                # checked names may compile under a candidate: other compiled code
+                # could be handed back to it unexecuted, outside the taint below.
+                return not importing and get_frame(2).f_code not in generators
+            if not importing and is_instance(arguments[0], code_type):
+                taint(arguments[0])
+            return False
         if event in introspection:
             sensitive = True
         elif event == "object.__getattr__":
@@ -243,8 +288,10 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             sensitive = to_id(arguments[0]) in protected_ids
         elif event == "open":
             mode, flags = arguments[1], arguments[2]
-            writing = is_instance(mode, str) and any_of(c in mode for c in "wax+")
-            sensitive = writing or (is_instance(flags, int) and flags & write_flags)
+            if is_instance(mode, str):
+                sensitive = any_of(c in mode for c in "wax+")
+            else:
+                sensitive = is_instance(flags, int) and opens_for_writing(flags)
         else:
             return False
         return sensitive and candidate_frames(get_frame(2)) is not None
@@ -265,17 +312,12 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
     sys.addaudithook(hook)
 
 
-def _frame_returning_code() -> frozenset:
-    import inspect
-    import logging
-    import traceback
+def _code_generators() -> frozenset:
+    import collections
+    import dataclasses
 
-    helpers = (inspect.currentframe, inspect.stack, traceback.walk_stack)
-    codes = {helper.__code__ for helper in helpers}
-    current = getattr(logging, "currentframe", None)
-    if hasattr(current, "__code__"):
-        codes.add(current.__code__)
-    return frozenset(codes)
+    functions = [collections.namedtuple, getattr(dataclasses, "_create_fn", None)]
+    return frozenset(f.__code__ for f in functions if hasattr(f, "__code__"))
 
 
 def _standard_loader_types() -> frozenset:

@@ -32,7 +32,7 @@ MARK_LENGTH = 61
 
 
 def main() -> int:
-    urandom = os.urandom
+    urandom, mark_length = os.urandom, MARK_LENGTH
     job = os.environ["EVOLVER_JOB"]
     sys.path.insert(0, job)
     import guard
@@ -79,7 +79,8 @@ def main() -> int:
     if all_passed and config.get("run_benchmarks", True):
         repeats = 1 if meter == "fuel" else int(config.get("bench_repeats", 5))
         for name, function in benchmarks:
-            verdict = _run_benchmark(name, function, meter, repeats, urandom)
+            mark = _marker(urandom, mark_length)
+            verdict = _run_benchmark(name, function, meter, repeats, mark)
             problem = check()
             if problem is not None:
                 emit("tampered", reason=problem)
@@ -188,15 +189,22 @@ def _run_test(name: str, function, hypothesis, seed: int) -> dict:
     return {"name": name, "passed": True}
 
 
-def _run_benchmark(name: str, function, meter: str, repeats: int, urandom) -> dict:
+def _marker(urandom, length: int):
+    def mark():
+        urandom(length)
+
+    return mark
+
+
+def _run_benchmark(name: str, function, meter: str, repeats: int, mark) -> dict:
     timings = []
     for _ in range(repeats):
         gc.collect()
         try:
             if meter == "fuel":
-                urandom(MARK_LENGTH)
+                mark()
                 function()
-                urandom(MARK_LENGTH)
+                mark()
             else:
                 started = time.perf_counter()
                 function()

@@ -181,6 +181,20 @@ HOSTILE = {
         "except ValueError as error:\n    frame = error.__traceback__.tb_frame.f_back\n"
         "def square(n):\n    return 0\n"
     ),
+    "frame_from_library_compiled_code": (
+        "import os, typing\n"
+        "source = \"(lambda: __import__('sys')._getframe())\"\n"
+        "get_frame = typing.ForwardRef(source)._evaluate({}, None, recursive_guard=frozenset())\n"
+        "frame = get_frame()\n"
+        "while frame is not None and 'emit' not in frame.f_locals:\n"
+        "    frame = frame.f_back\n"
+        "emit = frame.f_locals['emit']\n"
+        "emit('start')\n"
+        "for name in ('test_square', 'test_known'):\n"
+        "    emit('test', name=name, passed=True)\n"
+        "emit('done')\n"
+        "os._exit(0)\n"
+    ),
     "compile_with_trusted_name": (
         "code = compile('def square(n):\\n    return 0\\n', '/lib/hypothesis/core.py', 'exec')\n"
         "exec(code)\n"
@@ -195,6 +209,21 @@ def test_hostile_candidate_cannot_fake_pass(wasm_sandbox, name):
     assert math.isinf(evaluation.fitness.cost)
 
 
+def test_rebound_mark_length_is_tampering(wasm_sandbox):
+    source = (
+        "import os, sys\n"
+        "sys.modules['__main__'].MARK_LENGTH = 1\n"
+        "def square(n):\n"
+        "    if n == 1999:\n"
+        "        os.urandom(61)\n"
+        "        os.urandom(61)\n"
+        "    return n * n\n"
+    )
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "tampered"
+    assert "MARK_LENGTH" in evaluation.detail
+
+
 def test_forged_report_is_tampering(wasm_sandbox):
     evaluation = score(wasm_sandbox, FORGERY)
     assert evaluation.outcome == "tampered"
@@ -207,6 +236,19 @@ def test_rebinding_is_named(wasm_sandbox):
     assert "_run_test" in evaluation.detail
 
 
+def test_reading_files_is_allowed(wasm_sandbox):
+    source = (
+        "import timeit, fractions\n"
+        "def square(n):\n"
+        "    with open(__file__) as handle:\n"
+        "        assert 'square' in handle.read()\n"
+        "    return n * n\n"
+    )
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "ok"
+    assert evaluation.fitness.failures == 0
+
+
 def test_dataclass_target_still_works(wasm_sandbox):
     source = (
         "import dataclasses, collections, logging, warnings\n"
@@ -214,7 +256,7 @@ def test_dataclass_target_still_works(wasm_sandbox):
         "@dataclasses.dataclass\n"
         "class Box:\n    side: int\n"
         "def square(n):\n"
-        "    logging.getLogger('target').info('square %s', n)\n"
+        "    logging.getLogger('target').warning('square %s', n)\n"
         "    warnings.warn('checked', UserWarning)\n"
         "    return Box(n).side * Point(n, 0).x\n"
     )
