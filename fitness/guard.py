@@ -125,7 +125,13 @@ _PRELOADED = (
 
 
 def arm(candidate_path: str):
-    """Install the audit hook and return `check()`, which names any rebinding found."""
+    """Install the audit hook and return `(check, protect)`.
+
+    `check()` names the first rebinding it finds, or returns None. `protect(items,
+    namespace)` extends both the hook and the check to objects made after arming,
+    such as the suite's functions: their attributes can no longer be set from
+    candidate code, and their code and hypothesis handles are compared at each check.
+    """
     for name in _PRELOADED:
         __import__(name)
     # logging looks up the caller's frame for each record unless told not to, which
@@ -134,10 +140,34 @@ def arm(candidate_path: str):
 
     logging._srcfile = None
     snapshot = _take_snapshot()
-    # The snapshot keeps every protected object alive, so their ids stay unique.
-    protected_ids = frozenset(id(item) for item in snapshot.protected)
+    # `kept` keeps every protected object alive, so their ids stay unique.
+    kept = list(snapshot.protected)
+    protected_ids = {id(item) for item in kept}
     _install_hook(candidate_path, protected_ids)
-    return _make_check(snapshot)
+    check, watch = _make_check(snapshot)
+    keep, add_id = kept.append, protected_ids.add
+
+    def protect(items, namespace):
+        expanded = _with_handles(items)
+        for item in expanded:
+            keep(item)
+            add_id(id(item))
+        watch(namespace, expanded)
+
+    return check, protect
+
+
+def _with_handles(items):
+    """Add the hypothesis handle and inner test of each hypothesis test to `items`."""
+    expanded = list(items)
+    for item in items:
+        handle = getattr(item, "hypothesis", None)
+        inner = getattr(handle, "inner_test", None)
+        if handle is not None:
+            expanded.append(handle)
+        if inner is not None:
+            expanded.append(inner)
+    return expanded
 
 
 class _Snapshot:
@@ -181,6 +211,24 @@ def _make_check(snapshot: _Snapshot):
     live_modules = sys.modules
     missing = object()
     dict_get = dict.get
+    read_attribute, is_instance = builtins.getattr, builtins.isinstance
+    watched_namespaces = []
+    watched_attributes = []
+
+    module_type, is_callable = type(sys), builtins.callable
+
+    def watch(namespace, items):
+        bound = [
+            (name, value)
+            for name, value in namespace.items()
+            if is_instance(value, (type, module_type)) or is_callable(value)
+        ]
+        watched_namespaces.append((namespace, tuple(bound)))
+        for item in items:
+            for name in ("__code__", "hypothesis", "inner_test"):
+                value = read_attribute(item, name, missing)
+                if value is not missing:
+                    watched_attributes.append((item, name, value))
 
     def check():
         for name, module in modules.items():
@@ -194,9 +242,16 @@ def _make_check(snapshot: _Snapshot):
                 if dict_get(namespace, name, missing) is not value:
                     owner = dict_get(namespace, "__name__", "?")
                     return "the name " + str(owner) + "." + name + " was rebound"
+        for namespace, items in watched_namespaces:
+            for name, value in items:
+                if dict_get(namespace, name, missing) is not value:
+                    return "the suite's name " + name + " was rebound"
+        for item, name, value in watched_attributes:
+            if read_attribute(item, name, missing) is not value:
+                return "the attribute " + name + " of a suite function was replaced"
         return None
 
-    return check
+    return check, watch
 
 
 def _install_hook(candidate_path: str, protected_ids) -> None:
@@ -216,6 +271,7 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
     is_instance, to_id, to_type = builtins.isinstance, builtins.id, builtins.type
     has_attribute, any_of, length = builtins.hasattr, builtins.any, builtins.len
     to_str = builtins.str
+    read_vars, callable_ = builtins.vars, builtins.callable
     denied = PermissionError
     busy = [False]
 
@@ -258,7 +314,13 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             for name in ("self", "loader"):
                 value = frame.f_locals.get(name)
                 kind = to_type(value)
-                if has_attribute(kind, "exec_module") and kind not in loader_types:
+                if not has_attribute(kind, "exec_module"):
+                    continue
+                if kind not in loader_types:
+                    return True
+                # A standard loader whose instance carries its own methods is not.
+                own = read_vars(value) if has_attribute(value, "__dict__") else {}
+                if any_of(callable_(item) for item in own.values()):
                     return True
         return False
 

@@ -54,7 +54,7 @@ def main() -> int:
         suite_code = compile(handle.read(), suite_path, "exec")
     wrapper_file = sys.modules["hypothesis.core"].__file__
     candidate_path = os.path.join(job, "site-packages", config["module"] + ".py")
-    check = guard.arm(candidate_path)
+    check, protect = guard.arm(candidate_path)
     emit("start")
 
     suite = _import_suite(suite_code, suite_path, candidate_path, emit)
@@ -62,7 +62,9 @@ def main() -> int:
         emit("done")
         return 0
     tests, benchmarks = _collect(suite)
-    problem = check() or _check_tests(tests, suite_code, (wrapper_file, "<string>", suite_path))
+    protect([function for _, function in tests + benchmarks], vars(suite))
+    wrapper_files = (wrapper_file, "<string>", suite_path)
+    problem = check() or _check_functions(tests + benchmarks, suite_code, wrapper_files)
     if problem is not None:
         emit("tampered", reason=problem)
         return 0
@@ -145,8 +147,12 @@ def _collect(module):
     return tests, benchmarks
 
 
-def _check_tests(tests, suite_code, wrapper_files):
-    """Name a test whose code is not the suite's own, or return None."""
+def _check_functions(functions, suite_code, wrapper_files):
+    """Name a test or benchmark that does not run its own code, or return None.
+
+    Each must be a plain function whose code is the code the suite compiled under
+    its name; a hypothesis test is a hypothesis wrapper around such a function.
+    """
     expected = []
     pending = [suite_code]
     while pending:
@@ -155,7 +161,7 @@ def _check_tests(tests, suite_code, wrapper_files):
             if isinstance(constant, types.CodeType):
                 expected.append(constant)
                 pending.append(constant)
-    for name, function in tests:
+    for name, function in functions:
         inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)
         if inner is not None:
             # hypothesis builds its wrapper with exec and, on some versions of Python,
@@ -167,8 +173,9 @@ def _check_tests(tests, suite_code, wrapper_files):
                 return f"the test {name} is not wrapped by hypothesis.given ({type(function).__name__} from {filename})"
             function = inner
         code = getattr(function, "__code__", None)
-        if not any(code is candidate for candidate in expected):
-            return f"the test {name} does not run the suite's own code"
+        own = [c for c in expected if c.co_name == name]
+        if type(function) is not types.FunctionType or not any(code is c for c in own):
+            return f"{name} does not run the code the suite defines for it"
     return None
 
 

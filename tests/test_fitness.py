@@ -195,6 +195,18 @@ HOSTILE = {
         "emit('done')\n"
         "os._exit(0)\n"
     ),
+    "swap_test_code_later": (
+        "import gc, sys\n"
+        "def square(n):\n    return 0\n"
+        "def callback(phase, info):\n"
+        "    suite = sys.modules.get('test_target')\n"
+        "    if suite is not None and hasattr(suite, 'bench_squares'):\n"
+        "        suite.test_known.__code__ = suite.bench_squares.__code__\n"
+        "        handle = suite.test_square.hypothesis\n"
+        "        handle.inner_test = lambda n: None\n"
+        "gc.callbacks.append(callback)\n"
+        "gc.set_threshold(1, 1, 1)\n"
+    ),
     "compile_with_trusted_name": (
         "code = compile('def square(n):\\n    return 0\\n', '/lib/hypothesis/core.py', 'exec')\n"
         "exec(code)\n"
@@ -222,6 +234,40 @@ def test_rebound_mark_length_is_tampering(wasm_sandbox):
     evaluation = score(wasm_sandbox, source)
     assert evaluation.outcome == "tampered"
     assert "MARK_LENGTH" in evaluation.detail
+
+
+def test_swapped_benchmark_code_is_caught(wasm_sandbox):
+    source = (
+        "import gc, sys\n"
+        "def square(n):\n    return n * n\n"
+        "def nothing():\n    pass\n"
+        "def callback(phase, info):\n"
+        "    suite = sys.modules.get('test_target')\n"
+        "    if suite is not None and hasattr(suite, 'bench_squares'):\n"
+        "        try:\n"
+        "            suite.bench_squares.__code__ = nothing.__code__\n"
+        "        except PermissionError:\n"
+        "            pass\n"
+        "gc.callbacks.append(callback)\n"
+        "gc.set_threshold(1, 1, 1)\n"
+    )
+    honest = score(wasm_sandbox, GOOD).fitness.cost
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "tampered" or evaluation.fitness.cost >= 0.9 * honest
+
+
+def test_loader_with_own_methods_is_denied(wasm_sandbox):
+    source = (
+        "import importlib.machinery, importlib.util\n"
+        "loader = importlib.machinery.SourceFileLoader('other', '/lib/hypothesis/__init__.py')\n"
+        "loader.get_data = lambda path: b'value = 1\\n'\n"
+        "spec = importlib.util.spec_from_loader('other', loader)\n"
+        "loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "def square(n):\n    return n * n\n"
+    )
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.fitness.failures == 2
+    assert "does not allow" in evaluation.detail
 
 
 def test_forged_report_is_tampering(wasm_sandbox):
