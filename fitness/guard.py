@@ -8,15 +8,17 @@ in three layers, all set up before the candidate is imported:
    `KEY_LENGTH` random bytes and flags any later request. Each report line carries
    an HMAC-SHA256 over its sequence number and text, so lines the candidate writes
    into the report fail verification on the host.
-2. An audit hook (`sys.addaudithook`, which cannot be removed). While any frame on
-   the stack belongs to the candidate's file, it rejects the ways to reach the
-   harness's state: frame and traceback frame access, `gc` object walks, tracing,
-   compiling or executing code from the candidate itself or through a loader class
-   of its own, setting attributes of functions and classes that existed before the
-   candidate ran, and opening files for writing or removing them.
+2. An audit hook (`sys.addaudithook`, which cannot be removed). It acts while a
+   candidate frame is on the stack, that is a frame of the candidate's file or of
+   code executed on its behalf. Then it denies frame and traceback frame access,
+   `gc` object walks and tracing. It denies compiling, except for imports through
+   the standard loaders and for namedtuple and dataclasses. It denies setting
+   attributes of protected objects: the functions and classes that existed before
+   the candidate ran, and the suite's tests and benchmarks. It also denies opening
+   files for writing and removing them.
 3. A snapshot check. The harness records which functions, classes and modules every
-   loaded module binds, and the builtins, and verifies before each verdict that none
-   was rebound.
+   loaded module binds, the builtins, and the code and hypothesis handles of the
+   suite's functions. Before each verdict it verifies that none was replaced.
 
 Every function used after arming is a closure over references taken at arming time,
 so rebinding a name in a module, this one included, does not change what it calls.
@@ -134,8 +136,8 @@ def arm(candidate_path: str):
     """
     for name in _PRELOADED:
         __import__(name)
-    # logging looks up the caller's frame for each record unless told not to, which
-    # the audit hook would deny while candidate code is on the stack.
+    # logging looks up the caller's frame for each record while `_srcfile` is set,
+    # and the audit hook would deny that while candidate code is on the stack.
     import logging
 
     logging._srcfile = None
