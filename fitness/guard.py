@@ -141,6 +141,12 @@ def arm(candidate_path: str):
     import logging
 
     logging._srcfile = None
+    # sys.monitoring raises no audit events, and its callbacks see every call and
+    # return value, the harness's included. Its functions leave the guest's reach.
+    monitoring = getattr(sys, "monitoring", None)
+    for name in _MONITORING_FUNCTIONS:
+        if hasattr(monitoring, name):
+            delattr(monitoring, name)
     snapshot = _take_snapshot()
     # `kept` keeps every protected object alive, so their ids stay unique.
     kept = list(snapshot.protected)
@@ -180,6 +186,18 @@ class _Snapshot:
         self.protected = protected
 
 
+_MONITORING_FUNCTIONS = (
+    "use_tool_id",
+    "free_tool_id",
+    "get_tool",
+    "register_callback",
+    "get_events",
+    "set_events",
+    "get_local_events",
+    "set_local_events",
+    "restart_events",
+)
+
 #: Modules whose every binding is watched, not only functions, classes and modules:
 #: the harness and this guard read constants the candidate must not change.
 _FULLY_WATCHED = ("__main__", __name__)
@@ -216,6 +234,12 @@ def _make_check(snapshot: _Snapshot):
     read_attribute, is_instance = builtins.getattr, builtins.isinstance
     watched_namespaces = []
     watched_attributes = []
+    # The active hypothesis settings live in an attribute of an ordinary object,
+    # which no audit event guards.
+    settings_holder = sys.modules["hypothesis._settings"].default_variable
+    active_settings = settings_holder.value
+    monitoring = getattr(sys, "monitoring", None)
+    monitoring_names = _MONITORING_FUNCTIONS
 
     module_type, is_callable = type(sys), builtins.callable
 
@@ -233,6 +257,11 @@ def _make_check(snapshot: _Snapshot):
                     watched_attributes.append((item, name, value))
 
     def check():
+        if read_attribute(settings_holder, "value", missing) is not active_settings:
+            return "the active hypothesis settings were replaced"
+        for name in monitoring_names:
+            if read_attribute(monitoring, name, missing) is not missing:
+                return "sys.monitoring." + name + " was restored"
         for name, module in modules.items():
             if dict_get(live_modules, name, missing) is not module:
                 return "the module " + name + " was replaced in sys.modules"

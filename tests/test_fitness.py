@@ -207,6 +207,17 @@ HOSTILE = {
         "gc.callbacks.append(callback)\n"
         "gc.set_threshold(1, 1, 1)\n"
     ),
+    "monitoring_rewrites_verdict": (
+        "import sys\n"
+        "monitoring = sys.monitoring\n"
+        "def rewrite(code, offset, value):\n"
+        "    if code.co_name == '_run_test' and type(value) is dict:\n"
+        "        value['passed'] = True\n"
+        "monitoring.use_tool_id(4, 'x')\n"
+        "monitoring.register_callback(4, monitoring.events.PY_RETURN, rewrite)\n"
+        "monitoring.set_events(4, monitoring.events.PY_RETURN)\n"
+        "def square(n):\n    return 0\n"
+    ),
     "compile_with_trusted_name": (
         "code = compile('def square(n):\\n    return 0\\n', '/lib/hypothesis/core.py', 'exec')\n"
         "exec(code)\n"
@@ -268,6 +279,19 @@ def test_loader_with_own_methods_is_denied(wasm_sandbox):
     evaluation = score(wasm_sandbox, source)
     assert evaluation.fitness.failures == 2
     assert "does not allow" in evaluation.detail
+
+
+def test_weaker_settings_are_tampering(wasm_sandbox):
+    source = (
+        "from hypothesis._settings import default_variable, settings, Phase\n"
+        "default_variable.value = settings(\n"
+        "    settings.default, max_examples=1, phases=[Phase.generate]\n"
+        ")\n"
+        "def square(n):\n    return 9 if n == 3 else 0\n"
+    )
+    evaluation = score(wasm_sandbox, source)
+    assert evaluation.outcome == "tampered"
+    assert "settings" in evaluation.detail
 
 
 def test_forged_report_is_tampering(wasm_sandbox):
