@@ -96,6 +96,11 @@ _MINIMUM = {
 }
 
 
+#: Tables of a configuration file that other commands read for themselves;
+#: `build_config` leaves them alone.
+SECTIONS = ("canary", "gate", "operators")
+
+
 def find_config_file(location: Path) -> Path | None:
     """Return the configuration file for a folder or file given on the command line."""
     if location.is_file():
@@ -147,7 +152,8 @@ def build_config(
 ) -> RunConfig:
     """Merge file values and flags (flags win), validate every key and freeze."""
     flags = {key: value for key, value in flag_values.items() if value is not None}
-    merged = {**file_values, **flags}
+    own = {key: value for key, value in file_values.items() if key not in SECTIONS}
+    merged = {**own, **flags}
     for key, value in merged.items():
         if key in flags:
             _check_value(key, value, "flags on the command line")
