@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
+import shutil
 import socket
 import time
 from collections.abc import Sequence
@@ -25,6 +27,7 @@ from ._errors import (
 )
 from ._executor import LocalExecutor
 from ._progress import RunDisplay, format_count
+from ._resume import suite_digest
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
 _FLAG_KEYS = (
@@ -117,6 +120,10 @@ def suite_warnings(suite: Suite) -> list[str]:
 
 
 def run_command(arguments) -> int:
+    if getattr(arguments, "resume", None) is not None:
+        from ._resume import resume_command
+
+        return resume_command(arguments)
     config = load_run_config(arguments)
     target, suite = load_inputs(config)
     warnings = suite_warnings(suite)
@@ -129,17 +136,28 @@ def run_command(arguments) -> int:
     archive = _open_archive(config.archive_path)
     for message in mark_dead_runs(archive):
         display.note(message)
-    process = {"pid": os.getpid(), "host": socket.gethostname()}
     run = archive.create_run(
         target_path=str(config.target),
         target_source=target.source,
         seed=config.seed,
-        config={**config.to_json(), "_process": process},
+        config={
+            **config.to_json(),
+            "_process": _this_process(),
+            "_suite_sha256": suite_digest(config.suite),
+        },
     )
 
     result = _evolve(archive, run.run_id, config, target, suite, display)
-    summary = build_summary(run.run_id, config, target, result, warnings)
-    archive.finish_run(run.run_id, "finished", summary)
+    return _finish(arguments, archive, run.run_id, config, target, result, warnings, display)
+
+
+def _this_process() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _finish(arguments, archive, run_id, config, target, result, warnings, display) -> int:
+    summary = build_summary(run_id, config, target, result, warnings)
+    archive.finish_run(run_id, "finished", summary)
     archive.close()
 
     if arguments.json:
@@ -156,8 +174,13 @@ def _evolve(
     target: Target,
     suite: Suite,
     display: RunDisplay,
+    saved: dict | None = None,
 ) -> SearchResult:
-    """Evaluate the original, then search; record how the run ended if it fails."""
+    """Evaluate the original, then search; record how the run ended if it fails.
+
+    `saved` contains a resumed run's archived candidates by generation.
+    """
+    saved = dict(saved or {})
     settings = EvaluationSettings(
         max_examples=config.max_examples, seed=config.seed, limits=config.limits
     )
@@ -179,9 +202,9 @@ def _evolve(
                 on_event=display.update,
             )
             with display:
-                original = search.evaluate_original()
+                original = search.evaluate_original(saved.pop(0, None))
                 _check_original(original, config, suite)
-                return search.run(original)
+                return search.run(original, saved)
     except KeyboardInterrupt:
         in_flight = search.stats.generation if search is not None else None
         interrupted = _record_interrupt(archive, run_id, config, in_flight, started)
@@ -227,7 +250,14 @@ def _record_interrupt(
             f" Generation {in_flight} was being evaluated and is lost, because each "
             "generation is written in one transaction when it ends."
         )
+    command = resume_hint(config, run_id)
+    message += f" Resume it with: {command}"
+    details["resume"] = command
     return RunInterrupted(message, details)
+
+
+def resume_hint(config: RunConfig, run_id: str) -> str:
+    return f"evolver run --run-dir {shlex.quote(str(config.archive_path.parent))} --resume {run_id}"
 
 
 def mark_dead_runs(archive: Archive) -> list[str]:
@@ -241,7 +271,8 @@ def mark_dead_runs(archive: Archive) -> list[str]:
     host = socket.gethostname()
     messages = []
     for run in archive.runs():
-        process = run.config.get("_process")
+        # A resumed run records its new process in the summary while it runs.
+        process = run.summary.get("_process", run.config.get("_process"))
         if run.status != "running" or not isinstance(process, dict):
             continue
         pid = process.get("pid")
@@ -279,7 +310,39 @@ def _prepare_sandbox(name: str) -> None:
         raise ConfigError(f"The {name} sandbox cannot start: {error}") from error
 
 
+#: Free space a run folder needs before a run starts. A generation's records take
+#: well under a mebibyte; this leaves room for many of them and SQLite's journal.
+MINIMUM_FREE_BYTES = 64 * 1024 * 1024
+
+
+def check_run_folder(folder: Path) -> None:
+    """Reject a run folder that cannot be written or is nearly full, before any work."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"The run folder {folder} cannot be made: {existing} is a file. Pass "
+            "--run-dir with a folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"The run folder {folder} is not writable ({existing} is read-only for "
+            "this user), so the archive cannot be written. Pass --run-dir with a "
+            "writable folder."
+        )
+    free = shutil.disk_usage(existing).free
+    if free < MINIMUM_FREE_BYTES:
+        raise ConfigError(
+            f"The disk of the run folder {folder} has {free // (1024 * 1024)} MiB "
+            f"free, less than the {MINIMUM_FREE_BYTES // (1024 * 1024)} MiB a run "
+            "needs for its archive. Free some space, or pass --run-dir with a folder "
+            "on another disk."
+        )
+
+
 def _open_archive(path: Path) -> Archive:
+    check_run_folder(path.parent)
     try:
         return Archive.open(path)
     except ArchiveError as error:

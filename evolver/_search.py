@@ -9,9 +9,14 @@ Invariants:
 - A source already evaluated in this run is never evaluated again: candidates are
   identified by the hash of their normalised source, and a duplicate costs nothing.
 - A variant that is not valid Python is counted and archived but never evaluated.
-- All randomness comes from one `random.Random(seed)`, and the executor returns results
-  in task order, so the same configuration and seed give the same run.
+- All randomness comes from one `random.Random(seed)`, and results are recorded in task
+  order whatever order workers finish in, so the same configuration and seed give the
+  same run, with any number of workers.
 - Every evaluated candidate is written to the archive, one transaction per generation.
+- The search state is a function of the seed and the archive. Resuming replays the
+  saved generations: it makes their children again from the same random stream and takes
+  their evaluations from the archive instead of the sandbox, so a resumed run continues
+  exactly where the uninterrupted one would be.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deap import base, tools
 
 from archive import Archive, CandidateRecord
-from fitness import Evaluation, EvaluationSettings, Suite
+from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome
 from genomes import Edit, InvalidVariant, Target, source_hash, unified_diff
 
+from ._errors import ConfigError
 from ._executor import LocalExecutor, Task
 
 #: Stand-in for an infinite cost inside NSGA-II, whose crowding distance cannot
@@ -129,14 +135,29 @@ class Search:
         # Invalid variants wait here to be written with their generation.
         self._invalid_records: list[CandidateRecord] = []
 
-    def evaluate_original(self) -> Candidate:
+    def evaluate_original(
+        self, saved: Sequence[CandidateRecord] | None = None
+    ) -> Candidate:
+        """Evaluate the original, or take its evaluation from `saved` records."""
         source = self.target.source
         original = Candidate((), source, source_hash(source), (), "original", 0)
-        self._evaluate_generation([original], generation=0)
+        if saved is None:
+            self._evaluate_generation([original], generation=0)
+        else:
+            self._restore_generation([original], 0, saved)
         return original
 
-    def run(self, original: Candidate) -> SearchResult:
-        """Search until the budget is spent or no unseen child can be made."""
+    def run(
+        self,
+        original: Candidate,
+        saved: Mapping[int, Sequence[CandidateRecord]] | None = None,
+    ) -> SearchResult:
+        """Search until the budget is spent or no unseen child can be made.
+
+        `saved` holds the archived records of the generations a resumed run has
+        already written, by generation; they are replayed, not evaluated again.
+        """
+        saved = dict(saved or {})
         population: list[Candidate] = []
         generation = 1
         while self.stats.evaluations < self.budget:
@@ -144,13 +165,37 @@ class Search:
             children = self._make_children(parents, generation, seeded=not population)
             if not children:
                 # Only invalid variants or duplicates came out: keep the invalid ones.
-                if self._invalid_records:
+                if self._invalid_records and generation not in saved:
                     self._write_generation(generation, [])
                 break
-            self._evaluate_generation(children, generation)
+            if generation in saved:
+                self._restore_generation(children, generation, saved.pop(generation))
+            else:
+                self._evaluate_generation(children, generation)
             population = tools.selNSGA2(population + children, self.population_size)
             generation += 1
         return SearchResult(original=original, best=self.best(), stats=self.stats)
+
+    def _restore_generation(
+        self,
+        candidates: list[Candidate],
+        generation: int,
+        records: Sequence[CandidateRecord],
+    ) -> None:
+        """Give `candidates` the evaluations archived for them, as if just evaluated."""
+        stored = {r.source_hash: r for r in records if r.outcome != "invalid"}
+        made = [c.source_hash for c in candidates]
+        if sorted(made) != sorted(stored):
+            raise ResumeMismatch(generation, len(made), len(stored))
+        self.stats.generation = generation
+        for candidate in candidates:
+            self._account(candidate, evaluation_from_record(stored[candidate.source_hash]))
+        for candidate in candidates:
+            self._seen[candidate.source_hash] = candidate
+        self._evaluated.extend(candidates)
+        # The invalid variants of this generation are in the archive already.
+        self._invalid_records = [r for r in self._invalid_records if r.generation != generation]
+        self._on_event("generation", self.stats)
 
     def best(self, count: int = 5) -> tuple[Candidate, ...]:
         """Return the best evaluated variants, the smallest patch first among equals.
@@ -277,14 +322,7 @@ class Search:
         ]
 
         def on_result(index: int, evaluation: Evaluation) -> None:
-            candidate = candidates[index]
-            candidate.set_evaluation(evaluation)
-            self.stats.evaluations += 1
-            self.stats.outcomes[evaluation.outcome] += 1
-            if candidate.genome and (
-                self.stats.best is None or _rank_key(candidate) < _rank_key(self.stats.best)
-            ):
-                self.stats.best = candidate
+            self._account(candidates[index], evaluation)
             self._on_event("evaluated", self.stats)
 
         self.executor.evaluate_many(tasks, on_result)
@@ -293,6 +331,20 @@ class Search:
         self._evaluated.extend(candidates)
         records = [self._record(c, generation) for c in candidates]
         self._write_generation(generation, records)
+
+    def _account(self, candidate: Candidate, evaluation: Evaluation) -> None:
+        candidate.set_evaluation(evaluation)
+        self.stats.evaluations += 1
+        self.stats.outcomes[evaluation.outcome] += 1
+        best = self.stats.best
+        # Ties go to the earlier child, so the order in which workers finish does
+        # not change what the display calls best.
+        if candidate.genome and (
+            best is None
+            or (_rank_key(candidate), candidate.generation)
+            < (_rank_key(best), best.generation)
+        ):
+            self.stats.best = candidate
 
     def _write_generation(self, generation: int, records: list[CandidateRecord]) -> None:
         invalid = [r for r in self._invalid_records if r.generation == generation]
@@ -340,3 +392,33 @@ def _one_point_crossover(first, second, rng: random.Random):
     cut_second = rng.randint(0, len(second))
     child = first[:cut_first] + second[cut_second:]
     return child or None
+
+
+class ResumeMismatch(ConfigError):
+    """A saved generation differs from what the search makes again from its seed."""
+
+    def __init__(self, generation: int, made: int, stored: int) -> None:
+        super().__init__(
+            f"Generation {generation} in the archive does not match what this evolver "
+            f"makes again from the run's seed ({made} candidates made, {stored} stored, "
+            "not the same ones). The target, the suite's results or evolver itself "
+            "changed since the run was written, so it cannot be resumed exactly. Start "
+            "a new run instead."
+        )
+
+
+def evaluation_from_record(record: CandidateRecord) -> Evaluation:
+    """Rebuild the evaluation that `Search` archived as the record's detail."""
+    detail = record.detail
+    cost = record.cost if record.cost is not None else math.inf
+    return Evaluation(
+        fitness=Fitness(failures=record.failures or 0, cost=cost, edits=record.edits),
+        outcome=record.outcome,
+        meter=detail.get("meter", ""),
+        tests=tuple(TestOutcome(**test) for test in detail.get("tests", ())),
+        benchmarks=dict(detail.get("benchmarks", {})),
+        detail=detail.get("detail", ""),
+        stderr_tail=detail.get("stderr_tail", ""),
+        wall_seconds=float(detail.get("wall_seconds", 0.0)),
+        error_traceback=detail.get("error_traceback", ""),
+    )

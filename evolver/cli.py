@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 
 from ._config import RunConfig
+from ._status_command import add_status_parser
 from ._errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -34,6 +35,7 @@ examples:
   evolver run examples/stats
   evolver run --target path/mod.py --suite path/test_mod.py --budget 400 --seed 1
   evolver run examples/stats --json > result.json
+  evolver run examples/stats --resume          (after Ctrl-C or a crash)
 """
 
 EVAL_EXAMPLES = """\
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(commands)
     _add_eval(commands)
+    add_status_parser(commands, EXIT_CODES_HELP)
     return parser
 
 
@@ -104,6 +107,17 @@ def _add_run(commands) -> None:
         "--run-dir", help="folder for the archive (default: .evolver beside the target)"
     )
     _add_limits(run)
+    run.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="RUN",
+        help=(
+            "go on with an interrupted run of the archive (the newest one, or RUN) "
+            "from its last saved generation, with its stored settings; only --budget, "
+            "--workers and --run-dir may be given with it"
+        ),
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object, no display")
 
 
@@ -178,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             from ._eval_command import eval_command
 
             return eval_command(arguments)
+        if arguments.command == "status":
+            from ._status_command import status_command
+
+            return status_command(arguments)
     except EvolverError as error:
         details = getattr(error, "details", None)
         return _report_error(arguments, str(error), error.exit_code, details)
