@@ -8,7 +8,10 @@ The walk records, with their addresses and first lines:
   its code, with what it needs from the scope it is copied into.
 
 Copy operators take ingredients from the whole module, not only from the
-mutable region, so that a function can borrow a module-level statement. A
+mutable region, so that a function can borrow a module-level statement.
+Other modules can add ingredients (`Target(ingredients=...)`): their
+statements are addressed `PATH::ADDRESS`, PATH being the key the target
+gives that file, and are never sites. A
 copy is only offered where Python accepts it: `return`, `yield` and
 `nonlocal` need a function, `await` and `async for`/`async with` need an
 async function, `break` and `continue` need a loop, `from m import *` needs
@@ -27,7 +30,7 @@ once per enclosing statement).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +40,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from ._address import child_address, node_fields
 
 __all__ = [
+    "ORIGIN_SEPARATOR",
     "Analysis",
     "Ingredient",
     "Needs",
@@ -46,6 +50,7 @@ __all__ = [
     "StatementSite",
     "analyse",
     "function_kinds",
+    "preview",
 ]
 
 #: An element of a block; both kinds carry the comment lines above them.
@@ -53,6 +58,9 @@ Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
 #: Length of the code preview shown in edit summaries.
 _PREVIEW_LENGTH = 40
+#: The text between the file key and the address of an ingredient taken
+#: from another file, as in `helpers.py::body[3]`.
+ORIGIN_SEPARATOR = "::"
 
 
 class Needs(enum.Flag):
@@ -113,13 +121,22 @@ class StatementSite:
 
 @dataclass(frozen=True)
 class Ingredient:
-    """A statement that copy operators may copy, with a one-line preview."""
+    """A statement that copy operators may copy, with a one-line preview.
+
+    `origin` is the key of the file it comes from, or '' for the target.
+    """
 
     address: str
     node: Statement
     line: int
     needs: Needs
     preview: str
+    origin: str = ""
+
+    def describe(self) -> str:
+        """Name the ingredient for edit summaries: `line 4` or `helpers.py line 4`."""
+        where = f"line {self.line}"
+        return f"{self.origin} {where}" if self.origin else where
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,18 @@ class Analysis:
     #: Tables that operators derive from the analysis, built on first use.
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def site(self, address: str) -> NodeSite | None:
+        """Return the site of the mutable region's node at `address`, or None."""
+        by_address = self.cache.get("node sites")
+        if by_address is None:
+            by_address = {site.address: site for site in self.nodes}
+            self.cache["node sites"] = by_address
+        return by_address.get(address)
+
+    def code(self, node: cst.CSTNode) -> str:
+        """Return the source text of a node of the original tree."""
+        return self.module.code_for_node(node)
+
     def pool(self, scope: Scope) -> tuple[int, ...]:
         """Return the indices of the ingredients that compile in `scope`, ascending."""
         key = ("pool", scope)
@@ -149,11 +178,21 @@ class Analysis:
         return pool
 
 
-def analyse(module: cst.Module, functions: frozenset[str]) -> Analysis:
-    """Walk `module` once; an empty `functions` makes the whole module mutable."""
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    walker = _Walker(module, positions, functions)
+def analyse(
+    module: cst.Module,
+    functions: frozenset[str],
+    extras: Sequence[tuple[str, cst.Module]] = (),
+) -> Analysis:
+    """Walk `module` once; an empty `functions` makes the whole module mutable.
+
+    `extras` pairs a file key with the parsed module of each other file whose
+    statements join the ingredient pool after the target's own.
+    """
+    pool = _Pool()
+    walker = _Walker(module, functions, pool, "")
     walker.walk(module, "", Scope(), not functions, "")
+    for key, extra in extras:
+        _Walker(extra, frozenset(), pool, key).walk(extra, "", Scope(), False, "")
 
     statements = tuple(site for site in walker.statements if site is not None)
     return Analysis(
@@ -161,8 +200,8 @@ def analyse(module: cst.Module, functions: frozenset[str]) -> Analysis:
         nodes=tuple(walker.nodes),
         statements=statements,
         statement_by_address={site.address: site for site in statements},
-        ingredients=tuple(walker.ingredients),
-        ingredient_index=walker.ingredient_index,
+        ingredients=tuple(pool.ingredients),
+        ingredient_index=pool.index,
     )
 
 
@@ -192,21 +231,33 @@ def _collect_kinds(node: cst.CSTNode, prefix: str, kinds: dict[str, str]) -> Non
             _collect_kinds(child, prefix, kinds)
 
 
+@dataclass
+class _Pool:
+    """The ingredients collected so far, shared by the walks of several files."""
+
+    ingredients: list[Ingredient] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    by_code: dict[str, int] = field(default_factory=dict)
+
+
 class _Walker:
     def __init__(
         self,
         module: cst.Module,
-        positions: Mapping[cst.CSTNode, CodeRange],
         functions: frozenset[str],
+        pool: _Pool,
+        origin: str,
     ) -> None:
         self.module = module
-        self.positions = positions
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.positions: Mapping[cst.CSTNode, CodeRange] = wrapper.resolve(
+            PositionProvider
+        )
         self.functions = functions
+        self.pool = pool
+        self.origin = origin
         self.nodes: list[NodeSite] = []
         self.statements: list[StatementSite | None] = []
-        self.ingredients: list[Ingredient] = []
-        self.ingredient_index: dict[str, int] = {}
-        self._ingredient_by_code: dict[str, int] = {}
 
     def walk(
         self,
@@ -285,16 +336,19 @@ class _Walker:
             self.statements[slot] = site
 
     def _add_ingredient(self, node: Statement, address: str, needs: Needs) -> int:
+        if self.origin:
+            address = self.origin + ORIGIN_SEPARATOR + address
         code = self.module.code_for_node(node.with_changes(leading_lines=()))
-        index = self._ingredient_by_code.get(code)
+        pool = self.pool
+        index = pool.by_code.get(code)
         if index is None:
-            index = len(self.ingredients)
-            self._ingredient_by_code[code] = index
-            preview = _preview(code)
-            self.ingredients.append(
-                Ingredient(address, node, self._line(node), needs, preview)
+            index = len(pool.ingredients)
+            pool.by_code[code] = index
+            line = self._line(node)
+            pool.ingredients.append(
+                Ingredient(address, node, line, needs, preview(code), self.origin)
             )
-        self.ingredient_index[address] = index
+        pool.index[address] = index
         return index
 
     def _line(self, node: cst.CSTNode) -> int:
@@ -343,7 +397,8 @@ def _is_future_import(node: Statement) -> bool:
     )
 
 
-def _preview(code: str) -> str:
+def preview(code: str) -> str:
+    """Shorten `code` to its first line, cut to at most 40 characters."""
     first = code.strip().splitlines()[0] if code.strip() else ""
     if len(first) > _PREVIEW_LENGTH:
         first = first[: _PREVIEW_LENGTH - 3] + "..."

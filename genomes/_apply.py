@@ -4,16 +4,20 @@ Every edit is addressed to a node of the original tree. Applying a genome
 first decides, in genome order, which edits take effect. An edit is skipped
 when its operator's `check` rejects it, because its address names nothing
 the operator can change in this target. It is also skipped when one of the
-addresses it needs lies inside a node that an earlier applied edit deleted
-or replaced. Edits that keep their node, such as operator changes, swaps
-and insertions, leave later edits inside that node in force.
+addresses it needs lies inside a node that an earlier applied edit deleted,
+replaced or moved (the operator's `removed`). Edits that keep their node,
+such as operator changes, swaps and insertions, leave later edits inside
+that node in force.
 
 Then one recursive pass rebuilds only the nodes on the paths from the
 module to the edited nodes, bottom-up. A node gets its rebuilt children
 first. A block then gets its statement edits, and finally the node gets the
-edits addressed to it, both in genome order. Untouched subtrees are the
-original node objects, so libcst generates their text byte for byte as it
-was. A block that loses all its statements gets `pass`.
+edits addressed to it, both in genome order. One edit may name several
+blocks and nodes (a move touches two blocks, a speed rewrite a block and
+the nodes it replaces), and each part is rewritten when the pass reaches
+it. Untouched subtrees are the original node objects, so libcst generates
+their text byte for byte as it was. A block that loses all its statements
+gets `pass`.
 
 An applied edit may be undone in effect by a later one: a later replacement
 of a statement drops earlier edits inside it, and of two changes of the same
@@ -36,7 +40,7 @@ from ._address import child_address, is_within, node_fields, prefixes
 from ._analysis import Analysis, Statement
 from ._edit import Applied, Edit
 from ._errors import GenomeError, InvalidVariant
-from ._operator_base import BaseNodeOperator, BaseStatementOperator, BlockSlots
+from ._operator_base import BaseOperator, BlockSlots
 from ._operators import OPERATORS
 
 __all__ = ["apply_genome", "compile_quietly"]
@@ -46,8 +50,8 @@ __all__ = ["apply_genome", "compile_quietly"]
 class _Plan:
     applied: tuple[Edit, ...]
     skipped: tuple[Edit, ...]
-    node_edits: dict[str, list[tuple[BaseNodeOperator, Edit]]]
-    block_edits: dict[str, list[tuple[BaseStatementOperator, Edit]]]
+    node_edits: dict[str, list[tuple[BaseOperator, Edit]]]
+    block_edits: dict[str, list[tuple[BaseOperator, Edit]]]
     spine: frozenset[str]
 
 
@@ -72,8 +76,8 @@ def _plan(analysis: Analysis, genome: Sequence[Edit]) -> _Plan:
     applied: list[Edit] = []
     skipped: list[Edit] = []
     removed: list[str] = []
-    node_edits: dict[str, list[tuple[BaseNodeOperator, Edit]]] = {}
-    block_edits: dict[str, list[tuple[BaseStatementOperator, Edit]]] = {}
+    node_edits: dict[str, list[tuple[BaseOperator, Edit]]] = {}
+    block_edits: dict[str, list[tuple[BaseOperator, Edit]]] = {}
 
     for edit in genome:
         operator = _operator_for(edit)
@@ -85,14 +89,11 @@ def _plan(analysis: Analysis, genome: Sequence[Edit]) -> _Plan:
             skipped.append(edit)
             continue
         applied.append(edit)
-        if operator.removes_location:
-            removed.append(edit.location)
-        if isinstance(operator, BaseStatementOperator):
-            block = operator.block(analysis, edit)
+        removed.extend(operator.removed(analysis, edit))
+        for block in operator.blocks(analysis, edit):
             block_edits.setdefault(block, []).append((operator, edit))
-        else:
-            assert isinstance(operator, BaseNodeOperator)
-            node_edits.setdefault(edit.location, []).append((operator, edit))
+        for address in operator.node_addresses(analysis, edit):
+            node_edits.setdefault(address, []).append((operator, edit))
 
     spine = {prefix for address in node_edits for prefix in prefixes(address)}
     spine.update(prefix for address in block_edits for prefix in prefixes(address))
@@ -101,7 +102,7 @@ def _plan(analysis: Analysis, genome: Sequence[Edit]) -> _Plan:
     )
 
 
-def _operator_for(edit: Edit) -> BaseNodeOperator | BaseStatementOperator:
+def _operator_for(edit: Edit) -> BaseOperator:
     if not isinstance(edit, Edit):
         raise GenomeError(
             f"invalid genome entry {edit!r}; a genome contains Edit objects."
@@ -112,7 +113,6 @@ def _operator_for(edit: Edit) -> BaseNodeOperator | BaseStatementOperator:
             f"unknown operator {edit.operator!r} in edit {edit.describe()!r}; "
             f"the operators are: {', '.join(OPERATORS)}."
         )
-    assert isinstance(operator, (BaseNodeOperator, BaseStatementOperator))
     return operator
 
 
@@ -133,11 +133,11 @@ def _rebuild(
 
     if address in plan.block_edits:
         changes["body"] = _rewrite_block(
-            node, changes, plan.block_edits[address], analysis
+            node, address, changes, plan.block_edits[address], analysis
         )
     current = node.with_changes(**changes) if changes else node
     for operator, edit in plan.node_edits.get(address, ()):
-        current = operator.rewrite(edit, node, current)
+        current = operator.rewrite_node(edit, analysis, address, node, current)
     return current
 
 
@@ -156,13 +156,14 @@ def _rebuild_items(
 
 def _rewrite_block(
     node: cst.CSTNode,
+    address: str,
     changes: dict[str, object],
-    edits: list[tuple[BaseStatementOperator, Edit]],
+    edits: list[tuple[BaseOperator, Edit]],
     analysis: Analysis,
 ) -> list[Statement]:
     assert isinstance(node, (cst.Module, cst.IndentedBlock))
     body = changes.get("body", node.body)
-    slots = BlockSlots(list(enumerate(body)))  # type: ignore[arg-type]
+    slots = BlockSlots(address, list(enumerate(body)))  # type: ignore[arg-type]
     for operator, edit in edits:
         operator.rewrite_block(edit, analysis, slots)
 

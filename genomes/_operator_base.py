@@ -11,9 +11,14 @@ analysis.
 
 Applying is split in two steps. `check` decides, before anything changes,
 whether an edit fits the target and which addresses must still exist when
-its turn comes. Then the subclass of `BaseNodeOperator` rewrites the node at
-the edit's location, and the subclass of `BaseStatementOperator` rewrites the
-statements of the block that holds the location.
+its turn comes. Then the operator rewrites what the edit names: the nodes at
+the addresses that `node_addresses` returns (through `rewrite_node`) and the
+statements of the blocks that `blocks` returns (through `rewrite_block`). A
+subclass of `BaseNodeOperator` rewrites the node at the edit's location, and
+a subclass of `BaseStatementOperator` rewrites the block holding the
+location. An operator may do both and name several nodes or blocks, as the
+speed rewrites do: each addressed part is rewritten where the one pass over
+the tree reaches it, so other edits inside those parts stay in force.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import bisect
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
@@ -34,7 +39,17 @@ from ._edit import Edit
 if TYPE_CHECKING:
     from ._target import Target
 
-__all__ = ["BaseNodeOperator", "BaseOperator", "BaseStatementOperator", "BlockSlots"]
+__all__ = [
+    "LEVELS",
+    "BaseNodeOperator",
+    "BaseOperator",
+    "BaseStatementOperator",
+    "BlockSlots",
+]
+
+#: The kinds of operator that `evolver operators` lists: whole statements,
+#: parts of expressions, and rewrites meant to make code faster.
+LEVELS = ("statement", "expression", "speed")
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class BaseOperator(abc.ABC):
 
     #: The name stored in `Edit.operator` and used as the key of `OPERATORS`.
     name: ClassVar[str]
+    #: One of `LEVELS`.
+    level: ClassVar[str]
     #: Whether carrying out the edit removes the node at its location, so that
     #: later edits addressed inside that node are skipped.
     removes_location: ClassVar[bool] = False
@@ -94,6 +111,42 @@ class BaseOperator(abc.ABC):
         argument names nothing this operator can change here.
         """
 
+    def removed(self, analysis: Analysis, edit: Edit) -> tuple[str, ...]:
+        """Return the addresses of the nodes that `edit` removes from the tree.
+
+        Later edits addressed inside those nodes are skipped. Only called for
+        edits that `check` accepted.
+        """
+        return (edit.location,) if self.removes_location else ()
+
+    def blocks(self, analysis: Analysis, edit: Edit) -> tuple[str, ...]:
+        """Return the addresses of the blocks whose statements `edit` rewrites."""
+        return ()
+
+    def rewrite_block(self, edit: Edit, analysis: Analysis, slots: BlockSlots) -> None:
+        """Carry out `edit` on the statements of the block `slots.address`."""
+        raise AssertionError(f"{self.name} rewrites no block")
+
+    def node_addresses(self, analysis: Analysis, edit: Edit) -> tuple[str, ...]:
+        """Return the addresses of the nodes that `edit` rewrites in place."""
+        return ()
+
+    def rewrite_node(
+        self,
+        edit: Edit,
+        analysis: Analysis,
+        address: str,
+        original: cst.CSTNode,
+        current: cst.CSTNode,
+    ) -> cst.CSTNode:
+        """Return `current`, the node at `address`, changed by `edit`.
+
+        `original` is the node at `address` in the original tree and `current`
+        the same node with the genome's other edits already made (to its
+        children, or by earlier edits at the same address).
+        """
+        raise AssertionError(f"{self.name} rewrites no node")
+
     @abc.abstractmethod
     def _locations_impl(self, analysis: Analysis) -> list[tuple[Any, int]]:
         """Return each location with the number of edits it allows."""
@@ -121,6 +174,19 @@ class BaseOperator(abc.ABC):
 class BaseNodeOperator(BaseOperator):
     """An operator that rewrites the node at an edit's location in place."""
 
+    def node_addresses(self, analysis: Analysis, edit: Edit) -> tuple[str, ...]:
+        return (edit.location,)
+
+    def rewrite_node(
+        self,
+        edit: Edit,
+        analysis: Analysis,
+        address: str,
+        original: cst.CSTNode,
+        current: cst.CSTNode,
+    ) -> cst.CSTNode:
+        return self.rewrite(edit, original, current)
+
     @abc.abstractmethod
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
@@ -140,9 +206,13 @@ class BlockSlots:
 
     Each entry pairs the statement's index in the original block (None for a
     copy that an edit inserted or for a replacement) with its current node.
+    `inserted_after` counts the statements already inserted after each
+    original statement, so that such insertions keep genome order.
     """
 
+    address: str
     entries: list[tuple[int | None, Statement]]
+    inserted_after: dict[int, int] = field(default_factory=dict)
 
     def position(self, original_index: int) -> int:
         """Return where the statement that was at `original_index` is now."""
@@ -153,13 +223,19 @@ class BlockSlots:
             f"statement {original_index} is gone; check() must skip it"
         )
 
+    def insert_after(self, original_index: int, statement: Statement) -> None:
+        """Insert `statement` after the original statement and earlier such copies."""
+        done = self.inserted_after.get(original_index, 0)
+        position = self.position(original_index) + 1 + done
+        self.entries.insert(position, (None, statement))
+        self.inserted_after[original_index] = done + 1
+
 
 class BaseStatementOperator(BaseOperator):
     """An operator that rewrites the statements of the block holding its location."""
 
-    def block(self, analysis: Analysis, edit: Edit) -> str:
-        """Return the address of the block whose statements `edit` rewrites."""
-        return analysis.statement_by_address[edit.location].block
+    def blocks(self, analysis: Analysis, edit: Edit) -> tuple[str, ...]:
+        return (analysis.statement_by_address[edit.location].block,)
 
     @abc.abstractmethod
     def rewrite_block(self, edit: Edit, analysis: Analysis, slots: BlockSlots) -> None:

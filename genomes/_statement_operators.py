@@ -1,4 +1,4 @@
-"""Operators that delete, insert, replace and swap whole statements.
+"""Operators that delete, insert, replace, swap and move whole statements.
 
 A statement here is an element of a block: the body of the module or of an
 indented block (`SimpleStatementLine` or a compound statement such as `if`,
@@ -8,7 +8,9 @@ small statements joined by `;` on one line are not sites.
 The comment and blank lines above a statement belong to it: deleting the
 statement removes them, swapping moves them with it, a replacement keeps them
 above the new statement, and an insertion goes above them. Copies are taken
-from the original tree, so they never carry other edits of the same genome.
+from the original tree, so they never carry other edits of the same genome,
+and neither does a moved statement: moving is deleting the statement and
+inserting its original elsewhere.
 """
 
 from __future__ import annotations
@@ -29,13 +31,21 @@ from ._operator_base import (
 
 __all__ = [
     "DeleteStatement",
+    "InsertJump",
     "InsertStatement",
+    "InsertStatementAfter",
+    "MoveStatement",
     "ReplaceStatement",
     "SwapStatements",
 ]
 
+#: The statements `insert_jump` inserts, by its argument.
+_JUMPS = {"break": cst.Break, "continue": cst.Continue, "return": cst.Return}
+
 
 class _StatementOperator(BaseStatementOperator):
+    level = "statement"
+
     def _copy_source(self, analysis: Analysis, edit: Edit) -> Statement:
         return analysis.ingredients[analysis.ingredient_index[edit.argument]].node
 
@@ -111,7 +121,35 @@ class InsertStatement(_StatementOperator):
     def _site_impl(self, analysis: Analysis, location: Any, offset: int) -> Edit:
         site: StatementSite = location
         ingredient = analysis.ingredients[analysis.pool(site.scope)[offset]]
-        summary = f"insert copy of line {ingredient.line} `{ingredient.preview}`"
+        summary = f"insert copy of {ingredient.describe()} `{ingredient.preview}`"
+        return Edit(
+            self.name, site.address, ingredient.address, line=site.line, summary=summary
+        )
+
+
+class InsertStatementAfter(InsertStatement):
+    """Insert a copy of an ingredient after one statement of the mutable region.
+
+    Applies after every statement of a block, with every ingredient that
+    compiles in that statement's scope. The copy goes below the statement
+    and above the comment lines of the next one. The argument is the
+    ingredient's address.
+    """
+
+    name = "insert_statement_after"
+
+    def rewrite_block(self, edit: Edit, analysis: Analysis, slots: BlockSlots) -> None:
+        site = analysis.statement_by_address[edit.location]
+        copy = copy_statement(self._copy_source(analysis, edit), ())
+        slots.insert_after(site.index, copy)
+
+    def _site_impl(self, analysis: Analysis, location: Any, offset: int) -> Edit:
+        site: StatementSite = location
+        ingredient = analysis.ingredients[analysis.pool(site.scope)[offset]]
+        summary = (
+            f"insert copy of {ingredient.describe()} `{ingredient.preview}` "
+            "after this statement"
+        )
         return Edit(
             self.name, site.address, ingredient.address, line=site.line, summary=summary
         )
@@ -150,7 +188,9 @@ class ReplaceStatement(_StatementOperator):
         site: StatementSite = location
         index = pick_from_pool(analysis.pool(site.scope), offset, site.ingredient)
         ingredient = analysis.ingredients[index]
-        summary = f"replace with copy of line {ingredient.line} `{ingredient.preview}`"
+        summary = (
+            f"replace with copy of {ingredient.describe()} `{ingredient.preview}`"
+        )
         return Edit(
             self.name, site.address, ingredient.address, line=site.line, summary=summary
         )
@@ -203,6 +243,43 @@ class SwapStatements(_StatementOperator):
         return Edit(
             self.name, first.address, second.address, line=first.line, summary=summary
         )
+
+
+class InsertJump(_StatementOperator):
+    """Insert `break`, `continue` or a bare `return` before one statement.
+
+    Applies before every statement of a block: `break` and `continue` where
+    the statement is inside a loop body, `return` where it is inside a
+    function. The argument is the inserted keyword.
+    """
+
+    name = "insert_jump"
+
+    def check(self, analysis: Analysis, edit: Edit) -> tuple[str, ...] | None:
+        site = analysis.statement_by_address.get(edit.location)
+        if site is None or edit.argument not in _jumps(site):
+            return None
+        return (edit.location,)
+
+    def rewrite_block(self, edit: Edit, analysis: Analysis, slots: BlockSlots) -> None:
+        site = analysis.statement_by_address[edit.location]
+        jump = cst.SimpleStatementLine(body=[_JUMPS[edit.argument]()])
+        slots.entries.insert(slots.position(site.index), (None, jump))
+
+    def _locations_impl(self, analysis: Analysis) -> list[tuple[Any, int]]:
+        return [(site, len(_jumps(site))) for site in analysis.statements]
+
+    def _site_impl(self, analysis: Analysis, location: Any, offset: int) -> Edit:
+        site: StatementSite = location
+        jump = _jumps(site)[offset]
+        return Edit(
+            self.name, site.address, jump, line=site.line, summary=f"insert `{jump}`"
+        )
+
+
+def _jumps(site: StatementSite) -> tuple[str, ...]:
+    loop = ("break", "continue") if site.scope.in_loop else ()
+    return loop + (("return",) if site.scope.in_function else ())
 
 
 def _is_pass(node: Statement) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 import genomes
 from genomes import (
+    LEVELS,
     OPERATORS,
     Edit,
     GenomeError,
@@ -19,6 +21,7 @@ from genomes import (
     TargetError,
     normalise_source,
     source_hash,
+    validate_weights,
 )
 
 SOURCE = '''\
@@ -86,15 +89,46 @@ def test_operators_registry_names():
     assert list(OPERATORS) == [
         "delete_statement",
         "insert_statement",
+        "insert_statement_after",
         "replace_statement",
         "swap_statements",
+        "move_statement",
+        "insert_jump",
         "binary_operator",
         "comparison_operator",
+        "boolean_operator",
+        "unary_operator",
+        "insert_unary",
         "integer_constant",
+        "float_constant",
+        "boolean_constant",
+        "negate_condition",
+        "replace_expression",
+        "swap_arguments",
+        "bind_local",
+        "loop_to_comprehension",
+        "hoist_invariant",
+        "list_to_set",
+        "eliminate_common_subexpression",
     ]
     for name, operator in OPERATORS.items():
         assert operator.name == name
         assert operator.__doc__
+        assert operator.level in LEVELS
+
+
+def test_operator_levels():
+    levels = {level: [] for level in LEVELS}
+    for name, operator in OPERATORS.items():
+        levels[operator.level].append(name)
+    assert levels["statement"][-1] == "insert_jump"
+    assert levels["speed"] == [
+        "bind_local",
+        "loop_to_comprehension",
+        "hoist_invariant",
+        "list_to_set",
+        "eliminate_common_subexpression",
+    ]
 
 
 def test_augmented_operator_change(target):
@@ -397,8 +431,126 @@ def test_random_edit_is_deterministic(target):
 
 def test_random_edit_draws_every_operator(target):
     rng = random.Random(3)
-    drawn = {target.random_edit(rng).operator for _ in range(200)}
-    assert drawn == set(OPERATORS)
+    drawn = {target.random_edit(rng).operator for _ in range(400)}
+    with_sites = {name for name, op in OPERATORS.items() if op.count(target)}
+    assert drawn == with_sites
+    # The demo has no floats, `and`, booleans, append loops or repeated calls.
+    assert set(OPERATORS) - with_sites == {
+        "boolean_operator",
+        "boolean_constant",
+        "float_constant",
+        "loop_to_comprehension",
+        "hoist_invariant",
+        "list_to_set",
+        "eliminate_common_subexpression",
+        "swap_arguments",
+    }
+
+
+def test_weights_zero_disables(target):
+    rng = random.Random(4)
+    weights = {name: 0 for name in OPERATORS} | {"comparison_operator": 1}
+    edits = [target.random_edit(rng, weights=weights) for _ in range(30)]
+    assert {edit.operator for edit in edits} == {"comparison_operator"}
+
+
+def test_weights_share_draws(target):
+    rng = random.Random(5)
+    weights = {name: 0 for name in OPERATORS}
+    weights |= {"binary_operator": 3, "delete_statement": 1}
+    drawn = Counter(
+        target.random_edit(rng, weights=weights).operator for _ in range(800)
+    )
+    assert set(drawn) == {"binary_operator", "delete_statement"}
+    assert 0.68 < drawn["binary_operator"] / 800 < 0.82
+
+
+def test_weights_with_operators(target):
+    rng = random.Random(6)
+    edit = target.random_edit(
+        rng, ["delete_statement", "binary_operator"], {"binary_operator": 0}
+    )
+    assert edit.operator == "delete_statement"
+    disabled = {"delete_statement": 0, "binary_operator": 0}
+    assert target.random_edit(rng, ["delete_statement"], disabled) is None
+
+
+def test_validate_weights_fills_defaults():
+    weights = validate_weights({"bind_local": 2.5, "delete_statement": 0})
+    assert list(weights) == list(OPERATORS)
+    assert weights["bind_local"] == 2.5
+    assert weights["delete_statement"] == 0.0
+    assert weights["binary_operator"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"bind_locals": 1}, r"'bind_locals'.*did you mean 'bind_local'"),
+        ({"grow": 1}, r"unknown operator 'grow' in operator weights; the operators"),
+        ({"bind_local": "high"}, r"'bind_local' must be a number, got 'high'"),
+        ({"bind_local": True}, r"'bind_local' must be a number, got True"),
+        ({"bind_local": -1}, r"'bind_local' must be a finite number of 0 or more"),
+        ({"bind_local": float("nan")}, r"finite number of 0 or more, got nan"),
+        ({name: 0 for name in OPERATORS}, r"disable every operator"),
+        (["bind_local"], r"must be a mapping of operator name to number"),
+    ],
+)
+def test_validate_weights_rejects(weights, message):
+    with pytest.raises(GenomeError, match=message):
+        validate_weights(weights)
+    with pytest.raises(GenomeError, match=message):
+        Target.from_source(SOURCE).random_edit(random.Random(0), weights=weights)
+
+
+def test_ingredients_from_other_file(tmp_path):
+    helper = tmp_path / "helpers.py"
+    helper.write_text("def clamp(value):\n    return max(0, value)\n\nRATE = 0.5\n")
+    target = Target.from_source(SOURCE, path="demo.py", ingredients=[helper])
+    assert target.ingredient_files == (helper.as_posix(),)
+    key = helper.as_posix()
+    inserts = [
+        edit
+        for edit in target.sites("insert_statement")
+        if edit.argument.startswith(key + "::") and edit.line == 9
+    ]
+    # A statement inside a block joins the pool before the block's statement.
+    assert [edit.summary for edit in inserts] == [
+        f"insert copy of {key} line 2 `return max(0, value)`",
+        f"insert copy of {key} line 1 `def clamp(value):`",
+        f"insert copy of {key} line 4 `RATE = 0.5`",
+    ]
+    source = target.apply([inserts[2]]).source
+    assert source == SOURCE.replace("    # Sum", "    RATE = 0.5\n    # Sum")
+    # `return` from the helper only goes where a function allows it.
+    returns = [
+        edit.line
+        for edit in target.sites("replace_statement")
+        if edit.argument == key + "::body[0].body.body[0]"
+    ]
+    assert returns and all(line > 7 for line in returns)
+
+
+def test_ingredients_missing_elsewhere(tmp_path):
+    helper = tmp_path / "helpers.py"
+    helper.write_text("RATE = 0.5\n")
+    widened = Target.from_source(SOURCE, ingredients=[helper])
+    edit = next(
+        edit for edit in widened.sites("insert_statement") if "::" in edit.argument
+    )
+    plain = Target.from_source(SOURCE)
+    assert plain.apply([edit]).skipped == (edit,)
+
+
+def test_ingredients_errors(tmp_path):
+    with pytest.raises(TargetError, match=r"ingredient file .*nothing\.py not found"):
+        Target.from_source(SOURCE, ingredients=[tmp_path / "nothing.py"])
+    broken = tmp_path / "broken.py"
+    broken.write_text("def (:\n")
+    with pytest.raises(TargetError, match=r"ingredient file .*broken\.py is not valid"):
+        Target.from_source(SOURCE, ingredients=[broken])
+    with pytest.raises(GenomeError, match="ingredients must be a sequence of paths"):
+        Target.from_source(SOURCE, ingredients="helpers.py")
 
 
 def test_random_edit_limits_operators(target):

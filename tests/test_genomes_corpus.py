@@ -1,14 +1,19 @@
-"""Operators on real standard-library modules: validity, locality, restriction."""
+"""Operators on standard-library modules: validity, locality, patches, restriction."""
 
 from __future__ import annotations
 
 import ast
 import bisect
+import csv
 import heapq
 import random
 import re
+import subprocess
+import tabnanny
+import tempfile
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -20,17 +25,45 @@ from libcst.metadata import (
     WhitespaceInclusivePositionProvider,
 )
 
-from genomes import OPERATORS, Edit, InvalidVariant, Target
+from genomes import OPERATORS, Edit, InvalidVariant, Target, unified_diff
 from genomes._apply import _plan, _rebuild
 
-#: Operators that copy ingredients have one site per statement and ingredient,
-#: tens of thousands per module, so tests sample them instead of trying all.
-COPY_OPERATORS = ("insert_statement", "replace_statement")
 #: The share of single-edit variants allowed to fail to compile. The analysis
-#: only offers copies whose scope fits, and none failed on these modules when
-#: this was written, so anything above 1% means a regression.
+#: only offers edits that fit their scope, and none failed on these modules
+#: when this was written, so anything above 1% means a regression.
 MAX_INVALID_SHARE = 0.01
-MODULES = {"bisect": bisect, "heapq": heapq, "textwrap": textwrap}
+#: Standard-library modules that, with `PATTERNS`, give every operator sites.
+MODULES = {
+    "bisect": bisect,
+    "heapq": heapq,
+    "textwrap": textwrap,
+    "csv": csv,
+    "tabnanny": tabnanny,
+}
+#: Code with the loop shapes that the standard library rarely has, because
+#: its authors already wrote comprehensions and sets.
+PATTERNS = '''\
+import math
+
+
+def unique_squares(values, limit):
+    seen = []
+    squares = []
+    for value in values:
+        if value not in seen and value < limit * 2.5:
+            seen.append(value)
+            squares.append(value * value)
+    return squares
+
+
+def norms(points):
+    result = []
+    for x, y in points:
+        result.append(math.sqrt(x * x + y * y))
+    return result
+'''
+#: Operators with more sites than this are sampled instead of tried one by one.
+LIMIT = 40
 
 FEW = settings(max_examples=25, deadline=None, database=None)
 
@@ -63,17 +96,34 @@ class Original:
 
     def changed_lines(self, edit: Edit) -> tuple[int, int]:
         """Return the original lines an edit may change (`last < first`: insert)."""
-        if edit.operator == "insert_statement":
+        operator = edit.operator
+        if operator in ("insert_statement", "insert_jump"):
             first, _ = self.statement_lines(edit.location)
             return first, first - 1
-        if edit.operator == "swap_statements":
+        if operator == "insert_statement_after":
+            _, last = self.statement_lines(edit.location)
+            return last + 1, last
+        if operator == "swap_statements":
             first, _ = self.statement_lines(edit.location)
             _, last = self.statement_lines(edit.argument)
             return first, last
-        if edit.operator in ("delete_statement", "replace_statement"):
+        if operator in ("delete_statement", "replace_statement"):
             return self.statement_lines(edit.location)
+        if operator == "move_statement":
+            return self.move_lines(edit)
+        if OPERATORS[operator].level == "speed":
+            needed = OPERATORS[operator].check(self.target._analysis, edit)
+            spans = [self.statement_lines(address) for address in needed]
+            return min(first for first, _ in spans), max(last for _, last in spans)
         span = self.positions[self.node(edit.location)]
         return span.start.line, span.end.line
+
+    def move_lines(self, edit: Edit) -> tuple[int, int]:
+        first, last = self.statement_lines(edit.location)
+        destination, where = edit.argument
+        start, end = self.statement_lines(destination)
+        place = start if where == "before" else end + 1
+        return min(first, place), max(last, place - 1)
 
     def check_single_edit(self, edit: Edit) -> bool:
         """Apply `edit`, check that only its lines changed, and tell if it compiled."""
@@ -82,7 +132,7 @@ class Original:
         except InvalidVariant:
             return False
         ast.parse(applied.source)
-        assert applied.applied == (edit,)
+        assert applied.applied == (edit,), edit.describe()
         assert applied.source != self.target.source, edit.describe()
 
         lines = applied.source.split("\n")
@@ -93,21 +143,27 @@ class Original:
         return True
 
 
-@pytest.fixture(scope="module", params=sorted(MODULES))
+def load(name: str) -> Target:
+    if name == "patterns":
+        return Target.from_source(PATTERNS, path="patterns.py")
+    return Target.from_file(MODULES[name].__file__)
+
+
+@pytest.fixture(scope="module", params=[*sorted(MODULES), "patterns"])
 def original(request) -> Original:
-    return Original(Target.from_file(MODULES[request.param].__file__))
+    return Original(load(request.param))
 
 
-def edits_to_check(target: Target, exhaustive: bool, sample: int) -> list[Edit]:
-    """Return every site (or, for copies and when not exhaustive, a fixed sample)."""
+def edits_to_check(target: Target, limit: int) -> list[Edit]:
+    """Return every site of each operator with few, or a fixed sample of `limit`."""
     rng = random.Random(1)
     edits = []
-    for name in OPERATORS:
-        sites = target.sites(name)
-        if exhaustive and name not in COPY_OPERATORS:
-            edits.extend(sites)
+    for operator in OPERATORS.values():
+        count = operator.count(target)
+        if count <= limit:
+            edits.extend(operator.sites(target))
         else:
-            edits.extend(rng.sample(sites, min(sample, len(sites))))
+            edits.extend(operator.sample(target, rng) for _ in range(limit))
     return edits
 
 
@@ -120,16 +176,22 @@ def check_all(original: Original, edits: list[Edit]) -> Counter:
     return invalid
 
 
+def test_corpus_covers_every_operator():
+    missing = set(OPERATORS)
+    for name in [*MODULES, "patterns"]:
+        target = load(name)
+        missing -= {name for name, op in OPERATORS.items() if op.count(target)}
+    assert missing == set()
+
+
 def test_single_edits_compile(original):
-    small = original.target.module_name == "bisect"
-    edits = edits_to_check(original.target, exhaustive=small, sample=25)
-    assert len({edit.operator for edit in edits}) == len(OPERATORS)
-    check_all(original, edits)
+    limit = LIMIT if original.target.module_name in ("bisect", "patterns") else 8
+    check_all(original, edits_to_check(original.target, limit))
 
 
 @pytest.mark.slow
 def test_every_single_edit_compiles(original):
-    check_all(original, edits_to_check(original.target, exhaustive=True, sample=400))
+    check_all(original, edits_to_check(original.target, limit=400))
 
 
 @pytest.mark.parametrize("function", ["dedent", "TextWrapper._wrap_chunks"])
@@ -141,8 +203,8 @@ def test_restriction_keeps_other_lines(function):
     span = view.positions[body[0]]
     first, last = span.start.line, span.end.line
 
-    edits = edits_to_check(target, exhaustive=True, sample=40)
-    assert edits
+    edits = edits_to_check(target, limit=10)
+    assert {edit.operator for edit in edits} >= {"bind_local", "move_statement"}
     for edit in edits:
         edit_first, edit_last = view.changed_lines(edit)
         assert first <= edit_first, edit.describe()
@@ -179,9 +241,13 @@ def _function_bodies(module: cst.Module, qualname: str) -> list[cst.BaseSuite]:
 
 
 @FEW
-@given(rng=st.randoms(use_true_random=False), size=st.integers(1, 6))
-def test_genomes_on_heapq(rng, size):
-    target = _heapq_target()
+@given(
+    name=st.sampled_from(["heapq", "csv", "patterns"]),
+    rng=st.randoms(use_true_random=False),
+    size=st.integers(1, 8),
+)
+def test_genomes_apply_consistently(name, rng, size):
+    target = _cached(name)
     genome = [target.random_edit(rng) for _ in range(size)]
     try:
         first = target.apply(genome)
@@ -191,6 +257,7 @@ def test_genomes_on_heapq(rng, size):
         return
 
     assert target.apply(genome) == first
+    ast.parse(first.source)
     # Skipped edits have no effect, so the applied ones alone give the same.
     again = target.apply(first.applied)
     assert again.source == first.source
@@ -203,10 +270,43 @@ def test_genomes_on_heapq(rng, size):
     )
 
 
-_HEAPQ: list[Target] = []
+@settings(max_examples=8, deadline=None, database=None)
+@given(
+    name=st.sampled_from(["textwrap", "csv", "patterns"]),
+    rng=st.randoms(use_true_random=False),
+    size=st.integers(1, 4),
+)
+def test_git_applies_variant_diff(name, rng, size):
+    target = _cached(name)
+    genome = [target.random_edit(rng) for _ in range(size)]
+    try:
+        variant = target.apply(genome).source
+    except InvalidVariant:
+        return
+    patch = unified_diff(target.source, variant, f"lib/{name}.py")
+    if not patch:
+        # Edits can cancel out, such as two swaps of the same statements.
+        assert variant == target.source
+        return
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        path = root / "lib" / f"{name}.py"
+        path.parent.mkdir()
+        path.write_bytes(target.source.encode("utf-8"))
+        (root / "change.patch").write_bytes(patch.encode("utf-8"))
+        result = subprocess.run(
+            ["git", "apply", "change.patch"], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert path.read_bytes().decode("utf-8") == variant
 
 
-def _heapq_target() -> Target:
-    if not _HEAPQ:
-        _HEAPQ.append(Target.from_file(heapq.__file__))
-    return _HEAPQ[0]
+_TARGETS: dict[str, Target] = {}
+
+
+def _cached(name: str) -> Target:
+    if name not in _TARGETS:
+        _TARGETS[name] = load(name)
+    return _TARGETS[name]
