@@ -7,19 +7,51 @@ import json
 import keyword
 import math
 import re
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from fitness import Evaluation, EvaluationSettings, Suite, SuiteError, evaluate
-from sandbox import SandboxError, create_sandbox
+from sandbox import BACKENDS, SandboxError, boundary_warning, create_sandbox
 
 from ._config import build_limits
 from ._errors import EXIT_OK, EXIT_TESTS_FAILED, ConfigError
 
 #: The guest's ImportError message for a module that it cannot find.
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def add_backend_arguments(command) -> None:
+    """Add the options of the native backends to the `eval` or `run` parser."""
+    command.add_argument(
+        "--image",
+        help=(
+            "Docker image of the docker sandbox (default: $EVOLVER_DOCKER_IMAGE, or "
+            "evolver-sandbox:bookworm, which evolver sandbox build-image makes)"
+        ),
+    )
+    command.add_argument(
+        "--bench-repeats",
+        type=int,
+        help=(
+            "timed repetitions of each benchmark where the cost is wall-clock seconds "
+            f"(docker, process); the cost is their median (default "
+            f"{EvaluationSettings.bench_repeats})"
+        ),
+    )
+
+
+def sandbox_options(name: str, arguments) -> dict:
+    """Return the constructor options of backend `name` that the flags set."""
+    image = getattr(arguments, "image", None)
+    if image is not None and name != "docker":
+        raise ConfigError(
+            f"--image {image} applies to the docker sandbox only, not to {name}. "
+            "Add --sandbox docker or drop --image."
+        )
+    return {"image": image} if image is not None else {}
 
 
 def eval_command(arguments) -> int:
@@ -39,6 +71,15 @@ def eval_command(arguments) -> int:
         raise ConfigError(
             f"Invalid value {arguments.max_examples} for --max-examples: use 1 or more."
         )
+    if arguments.sandbox not in BACKENDS:
+        raise ConfigError(
+            f"Invalid value {arguments.sandbox!r} for --sandbox: use one of "
+            f"{', '.join(BACKENDS)}."
+        )
+    repeats = getattr(arguments, "bench_repeats", None)
+    if repeats is not None and repeats < 1:
+        raise ConfigError(f"Invalid value {repeats} for --bench-repeats: use 1 or more.")
+    options = sandbox_options(arguments.sandbox, arguments)
     module = _module_name(arguments.module, candidate)
     limits = build_limits(
         {
@@ -51,10 +92,16 @@ def eval_command(arguments) -> int:
 
     source = candidate.read_text(encoding="utf-8")
     settings = EvaluationSettings(
-        max_examples=arguments.max_examples, seed=arguments.seed, limits=limits
+        max_examples=arguments.max_examples,
+        seed=arguments.seed,
+        limits=limits,
+        bench_repeats=repeats or EvaluationSettings.bench_repeats,
     )
+    warning = boundary_warning(arguments.sandbox)
+    if warning is not None:
+        print(f"evolver: {warning}", file=sys.stderr)
     try:
-        sandbox = create_sandbox(arguments.sandbox)
+        sandbox = create_sandbox(arguments.sandbox, **options)
     except (SandboxError, ValueError) as error:
         raise ConfigError(f"The {arguments.sandbox} sandbox cannot start: {error}") from error
     with sandbox:
@@ -107,6 +154,12 @@ def _import_hints(evaluation: Evaluation, suite: Suite, module: str) -> list[str
             f"The suite imports {missing}, but the candidate was loaded as {module}. "
             f"If the candidate is that module, pass --module {missing}."
         ]
+    if evaluation.backend == "docker":
+        return [
+            f"The docker sandbox's image has no module named {missing}. Build an image "
+            "that includes its Debian package, for example: evolver sandbox build-image "
+            f"--suite-packages python3-{missing}"
+        ]
     return [
         f"The sandbox has no module named {missing}. The guest has the standard "
         "library and hypothesis only; code that needs other packages cannot run in it."
@@ -130,8 +183,8 @@ def _show(
     cost = evaluation.fitness.cost
     console.print(
         f"{candidate}: {evaluation.fitness.failures} of {len(suite.tests)} tests failed, "
-        f"cost {cost if math.isfinite(cost) else '-'} {evaluation.meter}, "
-        f"sandbox outcome {evaluation.outcome}"
+        f"cost {_format_cost(cost, evaluation.meter)}, "
+        f"sandbox {evaluation.backend} outcome {evaluation.outcome}"
         + (f" ({evaluation.detail})" if evaluation.detail else "")
     )
     table = Table("test", "result", "error")
@@ -139,6 +192,14 @@ def _show(
         table.add_row(test.name, "pass" if test.passed else "FAIL", test.error)
     console.print(table)
     for name, value in evaluation.benchmarks.items():
-        console.print(f"  {name}: {value:,.0f} {evaluation.meter}")
+        console.print(f"  {name}: {_format_cost(value, evaluation.meter)}")
     for hint in hints:
         console.print(f"Hint: {hint}", highlight=False)
+
+
+def _format_cost(value: float, meter: str) -> str:
+    if not math.isfinite(value):
+        return "-"
+    if meter == "seconds":
+        return f"{value:.6f} s"
+    return f"{value:,.0f} {meter}"

@@ -7,6 +7,7 @@ import hmac
 import json
 import math
 import secrets
+import statistics
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -23,7 +24,8 @@ class EvaluationSettings:
     max_examples: int = 20
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
-    #: Timed repetitions of each benchmark where the meter is wall-clock seconds.
+    #: Timed repetitions of each benchmark where the meter is wall-clock seconds;
+    #: the cost is their median.
     bench_repeats: int = 5
 
 
@@ -68,6 +70,8 @@ class Evaluation:
     wall_seconds: float
     #: The traceback of the exception behind `detail`, when there is one.
     error_traceback: str = ""
+    #: Name of the sandbox backend that ran the evaluation.
+    backend: str = ""
 
     @property
     def passed(self) -> bool:
@@ -77,6 +81,7 @@ class Evaluation:
         return {
             **self.fitness.to_json(),
             "outcome": self.outcome,
+            "backend": self.backend,
             "meter": self.meter,
             "tests": [vars(test) for test in self.tests],
             "benchmarks": self.benchmarks,
@@ -176,6 +181,7 @@ def score(result: Result, suite: Suite, edits: int, key: bytes) -> Evaluation:
         error_traceback=error_traceback,
         stderr_tail=result.stderr[-2000:].decode("utf-8", errors="replace"),
         wall_seconds=result.wall_seconds,
+        backend=result.backend,
     )
 
 
@@ -290,8 +296,9 @@ def _benchmark_costs(events: list[dict], result: Result) -> dict[str, float]:
             begin, end = result.marks[2 * index], result.marks[2 * index + 1]
             costs[name] = float(end - begin)
         else:
-            timings = sorted(float(value) for value in event.get("seconds", []))
+            timings = [float(value) for value in event.get("seconds", [])]
             if not timings:
                 break
-            costs[name] = timings[len(timings) // 2]
+            # The median ignores the odd repetition slowed by another process.
+            costs[name] = statistics.median(timings)
     return costs

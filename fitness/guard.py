@@ -15,17 +15,31 @@ in three layers, all set up before the candidate is imported:
    the standard loaders and for namedtuple and dataclasses. It denies setting
    attributes of protected objects: the functions and classes that existed before
    the candidate ran, and the suite's tests and benchmarks. It also denies opening
-   files for writing and removing them.
+   files for writing and removing them, reading `/proc` (a process's own memory is
+   there), starting processes, sending signals, creating sockets, changing resource
+   limits and every `ctypes` operation. The last ones matter on the native backends
+   (docker, process), where the guest can really do these things; there the
+   container or the resource limits bound what slips past this hook.
 3. A snapshot check. The harness records which functions, classes and modules every
    loaded module binds, the builtins, and the code and hypothesis handles of the
-   suite's functions. Before each verdict it verifies that none was replaced.
+   suite's functions. Before each verdict it verifies that none was replaced. Code
+   that runs between two checks (a thread, a signal handler, a gc callback, an import
+   hook) could rebind a name and restore it in time, so the check also rejects any
+   such hook the candidate left: a new thread, signal handler, import hook or a gc
+   callback defined by the candidate.
+
+On Linux the harness also marks its process as not dumpable before the candidate
+runs, so that another process of the same user, such as a child the candidate
+started some other way, cannot read the harness's memory through `/proc`.
 
 Every function used after arming is a closure over references taken at arming time,
 so rebinding a name in a module, this one included, does not change what it calls.
 
 NOTE: the layers raise the bar but do not prove isolation: code reached through a
 path this hook does not cover (for example a frame obtained from a trusted library
-on the candidate's behalf and read later) could still reach the harness's state.
+on the candidate's behalf and read later, or a `__del__` method that makes new
+garbage each time it runs and so keeps running between checks) could still reach
+the harness's state.
 """
 
 import builtins
@@ -65,8 +79,29 @@ _INTROSPECTION_EVENTS = frozenset(
         "os.chmod",
         "os.utime",
         "os.mkdir",
+        # Native backends only: processes, signals, sockets and limits.
+        "os.fork",
+        "os.forkpty",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.exec",
+        "os.system",
+        "os.kill",
+        "os.killpg",
+        "signal.pthread_kill",
+        "subprocess.Popen",
+        "pty.spawn",
+        "socket.__new__",
+        "socket.bind",
+        "socket.connect",
+        "socket.sendto",
+        "socket.sendmsg",
+        "resource.setrlimit",
+        "resource.prlimit",
     }
 )
+#: Prefix of the audit events of `ctypes`, which reads and writes any memory.
+_CTYPES_PREFIX = "ctypes."
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
 
@@ -141,6 +176,7 @@ def arm(candidate_path: str):
     import logging
 
     logging._srcfile = None
+    _make_undumpable()
     # sys.monitoring raises no audit events, and its callbacks see every call and
     # return value, the harness's included. Its functions leave the guest's reach.
     monitoring = getattr(sys, "monitoring", None)
@@ -151,8 +187,8 @@ def arm(candidate_path: str):
     # `kept` keeps every protected object alive, so their ids stay unique.
     kept = list(snapshot.protected)
     protected_ids = {id(item) for item in kept}
-    _install_hook(candidate_path, protected_ids)
-    check, watch = _make_check(snapshot)
+    is_candidate = _install_hook(candidate_path, protected_ids)
+    check, watch = _make_check(snapshot, is_candidate)
     keep, add_id = kept.append, protected_ids.add
 
     def protect(items, namespace):
@@ -179,11 +215,48 @@ def _with_handles(items):
 
 
 class _Snapshot:
-    def __init__(self, modules, bindings, builtin_items, protected):
+    def __init__(self, modules, bindings, builtin_items, protected, hooks):
         self.modules = modules
         self.bindings = bindings
         self.builtin_items = builtin_items
         self.protected = protected
+        self.hooks = hooks
+
+
+def _make_undumpable() -> None:
+    """Forbid other processes of this user to read this one's memory (Linux only)."""
+    if sys.platform != "linux":
+        return
+    set_dumpable = 4  # PR_SET_DUMPABLE from <linux/prctl.h>
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(set_dumpable, 0, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        # NOTE: without ctypes the memory of the harness stays readable by other
+        # processes of its user, which only the container then keeps apart.
+        return
+
+
+def _hook_state():
+    """Return the places where code can be scheduled to run between two checks."""
+    import gc
+    import signal
+
+    import _thread
+
+    handlers = ()
+    valid_signals = getattr(signal, "valid_signals", None)
+    if valid_signals is not None:
+        handlers = tuple((number, signal.getsignal(number)) for number in valid_signals())
+    count_threads = getattr(_thread, "_count", None)
+    return {
+        "gc_callbacks": (gc.callbacks, tuple(gc.callbacks)),
+        "meta_path": (sys.meta_path, tuple(sys.meta_path)),
+        "path_hooks": (sys.path_hooks, tuple(sys.path_hooks)),
+        "signals": (signal.getsignal, handlers),
+        "threads": (count_threads, count_threads() if count_threads else 0),
+    }
 
 
 _MONITORING_FUNCTIONS = (
@@ -220,10 +293,51 @@ def _take_snapshot() -> _Snapshot:
                     protected.append(value)
         bindings.append((namespace, tuple(watched)))
     builtin_items = tuple(vars(builtins).items())
-    return _Snapshot(modules, tuple(bindings), builtin_items, tuple(protected))
+    hooks = _hook_state()
+    return _Snapshot(modules, tuple(bindings), builtin_items, tuple(protected), hooks)
 
 
-def _make_check(snapshot: _Snapshot):
+def _make_hook_check(hooks, is_candidate):
+    """Return a function that names a hook the candidate added, or returns None."""
+    callbacks, initial_callbacks = hooks["gc_callbacks"]
+    meta_path, initial_meta_path = hooks["meta_path"]
+    path_hooks, initial_path_hooks = hooks["path_hooks"]
+    get_signal, handlers = hooks["signals"]
+    count_threads, initial_threads = hooks["threads"]
+    live_sys = sys
+    to_tuple, to_type, function_type = builtins.tuple, builtins.type, types.FunctionType
+
+    length, any_of = builtins.len, builtins.any
+
+    def same_items(items, initial):
+        # Identity only: an object of the candidate could define __eq__.
+        items = to_tuple(items)
+        if length(items) != length(initial):
+            return False
+        return not any_of(item is not old for item, old in zip(items, initial))
+
+    def check_hooks():
+        if live_sys.meta_path is not meta_path or not same_items(meta_path, initial_meta_path):
+            return "sys.meta_path was changed"
+        if live_sys.path_hooks is not path_hooks or not same_items(path_hooks, initial_path_hooks):
+            return "sys.path_hooks was changed"
+        for callback in to_tuple(callbacks):
+            if any_of(callback is old for old in initial_callbacks):
+                continue
+            # hypothesis adds a gc callback of its own to time garbage collection.
+            if to_type(callback) is not function_type or is_candidate(callback.__code__):
+                return "the candidate added a gc callback"
+        for number, handler in handlers:
+            if get_signal(number) is not handler:
+                return "the handler of signal " + str(number) + " was changed"
+        if count_threads is not None and count_threads() > initial_threads:
+            return "the candidate started a thread that is still running"
+        return None
+
+    return check_hooks
+
+
+def _make_check(snapshot: _Snapshot, is_candidate):
     modules = snapshot.modules
     bindings = snapshot.bindings
     builtin_items = snapshot.builtin_items
@@ -242,6 +356,7 @@ def _make_check(snapshot: _Snapshot):
     monitoring_names = _MONITORING_FUNCTIONS
 
     module_type, is_callable = type(sys), builtins.callable
+    check_hooks = _make_hook_check(snapshot.hooks, is_candidate)
 
     def watch(namespace, items):
         bound = [
@@ -280,7 +395,7 @@ def _make_check(snapshot: _Snapshot):
         for item, name, value in watched_attributes:
             if read_attribute(item, name, missing) is not value:
                 return "the attribute " + name + " of a suite function was replaced"
-        return None
+        return check_hooks()
 
     return check, watch
 
@@ -303,6 +418,8 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
     has_attribute, any_of, length = builtins.hasattr, builtins.any, builtins.len
     to_str = builtins.str
     read_vars, callable_ = builtins.vars, builtins.callable
+    ctypes_prefix = _CTYPES_PREFIX
+    real_path, base_name, decode_path = os.path.realpath, os.path.basename, os.fsdecode
     denied = PermissionError
     busy = [False]
 
@@ -355,6 +472,15 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
                     return True
         return False
 
+    def reads_process_memory(path):
+        # A process's memory is in /proc/<pid>/mem; a relative path may be opened
+        # against a folder descriptor this hook does not see, so the name alone
+        # counts there.
+        if not is_instance(path, (str, bytes)):
+            return False
+        path = decode_path(path)
+        return real_path(path).startswith("/proc/") or base_name(path) == "mem"
+
     def must_deny(event, arguments):
         if event in ("compile", "exec"):
             chain = candidate_frames(get_frame(2))
@@ -373,18 +499,19 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             if not importing and is_instance(arguments[0], code_type):
                 taint(arguments[0])
             return False
-        if event in introspection:
+        if event in introspection or event.startswith(ctypes_prefix):
             sensitive = True
         elif event == "object.__getattr__":
             sensitive = arguments[1] in frame_attributes
         elif event in ("object.__setattr__", "object.__delattr__"):
             sensitive = to_id(arguments[0]) in protected_ids
         elif event == "open":
-            mode, flags = arguments[1], arguments[2]
+            path, mode, flags = arguments
             if is_instance(mode, str):
                 sensitive = any_of(c in mode for c in "wax+")
             else:
                 sensitive = is_instance(flags, int) and opens_for_writing(flags)
+            sensitive = sensitive or reads_process_memory(path)
         else:
             return False
         return sensitive and candidate_frames(get_frame(2)) is not None
@@ -403,6 +530,7 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             raise denied("the evolver sandbox does not allow " + event + " in a candidate")
 
     sys.addaudithook(hook)
+    return is_candidate
 
 
 def _code_generators() -> frozenset:

@@ -14,8 +14,14 @@ test in definition order, then one `bench` event per benchmark (only when every 
 passed), then `done`. A `tampered` event replaces the rest when the harness finds
 its environment changed. With the fuel meter each benchmark is bracketed by two
 meter marks, and the host pairs marks with `bench` events in order. With the seconds
-meter the harness times the benchmark itself. The candidate's own output goes to
-stdout and stderr, which the host never parses.
+meter the harness reads `time.perf_counter_ns()` around each of `bench_repeats`
+repetitions and reports every duration; the host takes their median. The candidate's
+own output goes to stdout and stderr, which the host never parses.
+
+The report key comes from the host before any candidate code is imported: as the
+first request of `KEY_LENGTH` random bytes under wasm, or, when `EVOLVER_KEY_SOURCE`
+is `stdin` (the docker and process backends), as the first `KEY_LENGTH` bytes of
+stdin, which the harness then closes, so that a second read finds nothing.
 """
 
 import gc
@@ -32,13 +38,20 @@ MARK_LENGTH = 61
 
 
 def main() -> int:
-    urandom, mark_length = os.urandom, MARK_LENGTH
+    urandom, mark_length, clock = os.urandom, MARK_LENGTH, time.perf_counter_ns
+    # Candidate code can rebind this module's names between two checks, so every
+    # function used after the import is a local taken now.
+    import_suite, collect, check_functions = _import_suite, _collect, _check_functions
+    run_test, run_benchmark, marker = _run_test, _run_benchmark, _marker
     job = os.environ["EVOLVER_JOB"]
     sys.path.insert(0, job)
     import guard
 
-    # The key must be the first request of its size: the host flags any later one.
-    key = urandom(guard.KEY_LENGTH)
+    if os.environ.get("EVOLVER_KEY_SOURCE") == "stdin":
+        key = _read_key(guard.KEY_LENGTH)
+    else:
+        # The key must be the first request of its size: the host flags any later one.
+        key = urandom(guard.KEY_LENGTH)
     out = os.environ["EVOLVER_OUT"]
     meter = os.environ.get("EVOLVER_METER", "seconds")
     with open(os.path.join(job, "config.json")) as handle:
@@ -49,6 +62,7 @@ def main() -> int:
 
     sys.path[:1] = [os.path.join(job, "site-packages"), os.path.join(job, "suite")]
     hypothesis = _configure_hypothesis(config)
+    seed_test = hypothesis.seed
     suite_path = os.path.join(job, "suite", config["suite"])
     with open(suite_path, encoding="utf-8") as handle:
         suite_code = compile(handle.read(), suite_path, "exec")
@@ -57,21 +71,21 @@ def main() -> int:
     check, protect = guard.arm(candidate_path)
     emit("start")
 
-    suite = _import_suite(suite_code, suite_path, candidate_path, emit)
+    suite = import_suite(suite_code, suite_path, candidate_path, emit)
     if suite is None:
         emit("done")
         return 0
-    tests, benchmarks = _collect(suite)
+    tests, benchmarks = collect(suite)
     protect([function for _, function in tests + benchmarks], vars(suite))
     wrapper_files = (wrapper_file, "<string>", suite_path)
-    problem = check() or _check_functions(tests + benchmarks, suite_code, wrapper_files)
+    problem = check() or check_functions(tests + benchmarks, suite_code, wrapper_files)
     if problem is not None:
         emit("tampered", reason=problem)
         return 0
 
     all_passed = True
     for name, function in tests:
-        verdict = _run_test(name, function, hypothesis, config["seed"])
+        verdict = run_test(name, function, seed_test, config["seed"])
         problem = check()
         if problem is not None:
             emit("tampered", reason=problem)
@@ -81,8 +95,8 @@ def main() -> int:
     if all_passed and config.get("run_benchmarks", True):
         repeats = 1 if meter == "fuel" else int(config.get("bench_repeats", 5))
         for name, function in benchmarks:
-            mark = _marker(urandom, mark_length)
-            verdict = _run_benchmark(name, function, meter, repeats, mark)
+            mark = marker(urandom, mark_length)
+            verdict = run_benchmark(name, function, meter, repeats, mark, clock)
             problem = check()
             if problem is not None:
                 emit("tampered", reason=problem)
@@ -93,6 +107,24 @@ def main() -> int:
     emit("done")
     report.close()
     return 0
+
+
+def _read_key(length: int) -> bytes:
+    """Read the report key from stdin, then close stdin for good."""
+    key = b""
+    while len(key) < length:
+        chunk = os.read(0, length - len(key))
+        if not chunk:
+            break
+        key += chunk
+    # Descriptor 0 now reads from /dev/null, so a later read by the candidate ends
+    # at once and no later open reuses the number.
+    empty = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(empty, 0)
+    os.close(empty)
+    if len(key) != length:
+        raise SystemExit(f"the harness received {len(key)} of {length} key bytes on stdin")
+    return key
 
 
 def _configure_hypothesis(config: dict):
@@ -182,9 +214,9 @@ def _check_functions(functions, suite_code, wrapper_files):
     return None
 
 
-def _run_test(name: str, function, hypothesis, seed: int) -> dict:
+def _run_test(name: str, function, seed_test, seed: int) -> dict:
     if getattr(function, "is_hypothesis_test", False):
-        function = hypothesis.seed(seed)(function)
+        function = seed_test(seed)(function)
     try:
         function()
     except BaseException as error:  # noqa: BLE001 - a failing test is data
@@ -206,7 +238,7 @@ def _marker(urandom, length: int):
     return mark
 
 
-def _run_benchmark(name: str, function, meter: str, repeats: int, mark) -> dict:
+def _run_benchmark(name: str, function, meter: str, repeats: int, mark, clock) -> dict:
     timings = []
     for _ in range(repeats):
         gc.collect()
@@ -216,9 +248,9 @@ def _run_benchmark(name: str, function, meter: str, repeats: int, mark) -> dict:
                 function()
                 mark()
             else:
-                started = time.perf_counter()
+                started = clock()
                 function()
-                timings.append(time.perf_counter() - started)
+                timings.append((clock() - started) / 1e9)
         except BaseException as error:  # noqa: BLE001 - a failing benchmark is data
             return {"name": name, "error": _describe(error)}
     return {"name": name, "seconds": timings}

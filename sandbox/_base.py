@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
 
-from ._types import Job, Outcome, Result
+from ._types import Job, Limits, Outcome, Result
+
+#: How Python reports a write past RLIMIT_FSIZE: it ignores SIGXFSZ, so the write
+#: fails with EFBIG instead of killing the process.
+_FILE_TOO_LARGE = f"[Errno {errno.EFBIG}] {os.strerror(errno.EFBIG)}".encode()
 
 #: Name of the file in the guest's out folder that the host reads back.
 REPORT_NAME = "report.jsonl"
@@ -24,6 +31,9 @@ class BaseSandbox:
 
     name: str = "base"
     meter: str = "seconds"
+    #: False for a backend that does not isolate the guest from the host's files,
+    #: network and processes; choosing it must say so.
+    security_boundary: bool = True
 
     def run(self, job: Job) -> Result:
         started = time.perf_counter()
@@ -37,6 +47,7 @@ class BaseSandbox:
                 result = self._run_impl(job, job_dir, out_dir)
             except Exception as error:  # noqa: BLE001 - a backend failure is data here
                 return Result(
+                    backend=self.name,
                     outcome=Outcome.ERROR,
                     exit_code=None,
                     stdout=b"",
@@ -48,9 +59,9 @@ class BaseSandbox:
                     wall_seconds=time.perf_counter() - started,
                     detail=f"{type(error).__name__}: {error}",
                 )
-            return result
+            return dataclasses.replace(result, backend=self.name)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_tree(scratch)
 
     def close(self) -> None:
         """Release what the backend holds (engines, clients)."""
@@ -79,10 +90,57 @@ def write_job_files(job: Job, job_dir: Path) -> None:
 
 
 def read_capped(path: Path, cap: int) -> tuple[bytes, bool]:
-    """Read at most `cap` bytes of `path`; return the bytes and whether more existed."""
+    """Read at most `cap` bytes of `path`; return the bytes and whether more existed.
+
+    A guest that can write its out folder could leave a symbolic link, a FIFO or a
+    device in place of the report, so only a regular file is read, without following
+    links and without blocking; anything else reads as empty.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(cap + 1)
-    except FileNotFoundError:
+        descriptor = os.open(path, flags)
+    except OSError:
         return b"", False
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return b"", False
+        data = handle.read(cap + 1)
     return data[:cap], len(data) > cap
+
+
+def explain_exit(stderr: bytes, limits: Limits) -> tuple[Outcome, str] | None:
+    """Classify a native guest's failed exit by the error Python printed last, if any."""
+    tail = stderr[-4096:]
+    if b"MemoryError" in tail:
+        return Outcome.MEMORY, f"the guest ran out of its {limits.memory_bytes} bytes of memory"
+    if _FILE_TOO_LARGE in tail:
+        return Outcome.OUTPUT, f"the guest wrote a file larger than {limits.output_bytes} bytes"
+    return None
+
+
+def folder_size(folder: Path) -> int:
+    """Return the bytes of every file below `folder`, links not followed."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.lstat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove `folder`, also where the guest took away the owner's permissions.
+
+    Folders are made accessible from the top down first; links are never followed, so
+    a link the guest left cannot make this change anything outside `folder`.
+    """
+    for root, folders, _ in os.walk(folder):
+        for name in folders:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                try:
+                    os.chmod(path, 0o700)
+                except OSError:
+                    pass
+    shutil.rmtree(folder, ignore_errors=True)

@@ -4,7 +4,9 @@ Compiling the 26 MB interpreter takes several seconds, so the compiled module is
 serialised to a cache folder once per interpreter hash and wasmtime version. The guest's
 pure-Python packages (hypothesis and its dependency sortedcontainers) are copied from the
 host installation into the same cache, and a bytecode cache for them is compiled by a
-trusted guest run, so that later guests import them from read-only folders.
+trusted guest run, so that later guests import them from read-only folders. The
+native backends (docker, process) keep a bytecode cache of their own per interpreter,
+made the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ._types import SandboxError
@@ -26,6 +30,16 @@ GUEST_PACKAGES = (
     "_hypothesis_globals",
     "_hypothesis_ftz_detector",
 )
+
+#: Imports, and one small test, that make a trusted guest compile most of hypothesis.
+WARM_UP = """
+import hypothesis, hypothesis.strategies as st
+@hypothesis.settings(database=None, deadline=None, max_examples=5)
+@hypothesis.given(st.lists(st.integers()), st.text(), st.floats(), st.dictionaries(st.text(), st.booleans()))
+def check(a, b, c, d):
+    pass
+check()
+"""
 
 
 def cache_root() -> Path:
@@ -80,18 +94,58 @@ def guest_packages_path() -> Path:
     """Copy the guest's packages into the cache once and return the folder."""
     version = importlib.metadata.version("hypothesis")
     folder = cache_root() / "guest" / f"hypothesis-{version}"
-    if (folder / ".complete").exists():
-        return folder
-    staging = Path(tempfile.mkdtemp(prefix="guest-", dir=_ensure(folder.parent)))
-    for name in GUEST_PACKAGES:
-        _copy_package(name, staging)
-    (staging / ".complete").write_text(version)
+    if not (folder / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix="guest-", dir=_ensure(folder.parent)))
+        for name in GUEST_PACKAGES:
+            _copy_package(name, staging)
+        (staging / ".complete").write_text(version)
+        _publish(staging, folder)
+    # A container runs as another user, and mkdtemp made the folder private.
+    _make_readable(folder)
+    return folder
+
+
+def native_bytecode_path(name: str, compile_into: Callable[[Path], None]) -> Path:
+    """Return the guest packages' bytecode cache called `name`, made once.
+
+    `compile_into(folder)` runs a trusted guest that imports the packages with
+    `folder` as its writable bytecode cache prefix; the folder is published only when
+    it returns.
+    """
+    packages = guest_packages_path()
+    folder = packages.parent / f"{packages.name}-pyc-{name}"
+    if not (folder / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix="pyc-", dir=packages.parent))
+        try:
+            os.chmod(staging, 0o777)
+            compile_into(staging)
+            (staging / ".complete").write_text("ok")
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _publish(staging, folder)
+    _make_readable(folder)
+    return folder
+
+
+def _publish(staging: Path, folder: Path) -> None:
     try:
         staging.rename(folder)
     except OSError:
         # Another process finished first; its copy is as good as ours.
         shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+
+def _make_readable(folder: Path) -> None:
+    """Make `folder` and what it contains readable, but not writable, by all users."""
+    if folder.stat().st_mode & 0o7777 == 0o755:
+        return
+    for root, folders, files in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & 0o755 | 0o444)
 
 
 def _copy_package(name: str, destination: Path) -> None:

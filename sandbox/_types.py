@@ -32,7 +32,8 @@ class Outcome(str, enum.Enum):
 class Limits:
     """Bounds on one sandboxed run.
 
-    `fuel` only applies where the backend meters WebAssembly instructions.
+    `fuel` only applies where the backend meters WebAssembly instructions, and
+    `processes` and `cpus` only where it runs native code (docker, process).
     """
 
     #: About 60 s of guest work at the interpreter's speed here; a suite that needs
@@ -43,6 +44,11 @@ class Limits:
     wall_seconds: float = 60.0
     #: Captured stdout and stderr each, and the report file.
     output_bytes: int = 1024 * 1024
+    #: Processes and threads of the guest together, where the backend runs native
+    #: code: the harness needs one, and hypothesis starts none.
+    processes: int = 64
+    #: CPU cores the guest may use at once (docker); a fraction throttles it.
+    cpus: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,9 @@ class Job:
     read-only. `argv` names the script (relative to the job folder) and its arguments.
     The guest finds the job folder in `EVOLVER_JOB` and a writable folder for its report
     in `EVOLVER_OUT`. Only `EVOLVER_OUT/report.jsonl` is read back. `report_key` is
-    handed to the guest once, at its first request for it, so that the harness can
-    authenticate its report.
+    handed to the guest once, so that the harness can authenticate its report: the
+    wasm backend answers the first request for it, and the native backends write it
+    to the guest's stdin and close the pipe.
     """
 
     files: Mapping[str, bytes]
@@ -84,7 +91,10 @@ class Result:
     wall_seconds: float
     detail: str = ""
     #: How often the guest requested the report key; the harness requests it once.
+    #: Backends that hand the key over a pipe count 1 once the guest has read it.
     key_requests: int = 0
+    #: Name of the backend that ran the job.
+    backend: str = ""
 
     @property
     def ok(self) -> bool:

@@ -33,7 +33,12 @@ from pathlib import Path
 import wasmtime
 
 from ._base import BaseSandbox, read_capped
-from ._runtime import compiled_module_path, guest_packages_path, interpreter_path
+from ._runtime import (
+    WARM_UP,
+    compiled_module_path,
+    guest_packages_path,
+    interpreter_path,
+)
 from ._types import Job, Outcome, Result, SandboxError
 
 #: Byte count of a `random_get` request that the host treats as a meter mark. It is an
@@ -317,7 +322,7 @@ class WasmSandbox(BaseSandbox):
         try:
             store = self._make_store(state, 1 << 30)
             wasi = wasmtime.WasiConfig()
-            wasi.argv = ["python", "-S", "-c", _WARM_UP]
+            wasi.argv = ["python", "-S", "-c", WARM_UP]
             wasi.env = [("PYTHONPATH", "/lib"), ("PYTHONPYCACHEPREFIX", "/pyc")]
             wasi.preopen_dir(str(self._packages), "/lib", False)
             wasi.preopen_dir(str(folder), "/pyc", True)
@@ -337,17 +342,6 @@ class WasmSandbox(BaseSandbox):
             )
         (folder / ".complete").write_text("ok")
         return folder
-
-
-#: Imports, and one small test, that make the guest compile most of hypothesis.
-_WARM_UP = """
-import hypothesis, hypothesis.strategies as st
-@hypothesis.settings(database=None, deadline=None, max_examples=5)
-@hypothesis.given(st.lists(st.integers()), st.text(), st.floats(), st.dictionaries(st.text(), st.booleans()))
-def check(a, b, c, d):
-    pass
-check()
-"""
 
 
 def _load_module(engine: wasmtime.Engine) -> wasmtime.Module:
