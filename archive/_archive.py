@@ -4,6 +4,10 @@ The file is in WAL mode, so readers in other connections or processes see
 every committed generation while a run is still writing, and neither blocks
 the other. Each write method is one transaction: `add_generation` stores all
 of its candidates or none of them, even when the process is killed part-way.
+
+An archive of an older schema version is upgraded when it is opened for
+writing. Opened read-only it is read as it is, and a version 1 file, which
+has no verdicts table, reads as having no verdicts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ._records import (
     run_from_row,
 )
 from ._schema import ensure_schema, validate_schema
+from ._verdicts import VerdictMethods
 
 __all__ = ["Archive"]
 
@@ -59,7 +64,7 @@ _CANDIDATE_INSERT: Final = (
 SQLITE_INTEGER_RANGE: Final = range(-(2**63), 2**63)
 
 
-class Archive:
+class Archive(VerdictMethods):
     """An open archive file. Create it with `Archive.open`.
 
     Use it as a context manager, or call `close` when done. An instance
@@ -69,11 +74,17 @@ class Archive:
     path: Path
 
     def __init__(
-        self, path: Path, connection: sqlite3.Connection, *, readonly: bool
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        *,
+        readonly: bool,
+        version: int,
     ) -> None:
         self.path = path
         self._connection = connection
         self._readonly = readonly
+        self._version = version
         self._closed = False
 
     @classmethod
@@ -84,7 +95,8 @@ class Archive:
         becomes a new archive unless `readonly` is set. Permissions and the
         file's header are checked before anything is written. A file that is
         not an evolver archive, is truncated, or has a newer schema version
-        raises ArchiveError, which names the path and the fix.
+        raises ArchiveError, which names the path and the fix. An older schema
+        version is upgraded in place unless `readonly` is set.
         """
         path = Path(path)
         if readonly:
@@ -107,16 +119,16 @@ class Archive:
         try:
             connection.execute("PRAGMA foreign_keys = ON")
             if readonly:
-                validate_schema(connection, path)
+                version = validate_schema(connection, path)
             else:
-                ensure_schema(connection, path)
+                version = ensure_schema(connection, path)
         except sqlite3.Error as exc:
             connection.close()
             raise sqlite_failure(exc, f"opening the archive {path}") from exc
         except BaseException:
             connection.close()
             raise
-        return cls(path, connection, readonly=readonly)
+        return cls(path, connection, readonly=readonly, version=version)
 
     def __repr__(self) -> str:
         return f"Archive(path={str(self.path)!r}, readonly={self._readonly})"

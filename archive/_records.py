@@ -25,18 +25,26 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "RUN_COLUMNS",
     "RUN_STATUSES",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
     "CandidateRecord",
     "RunRecord",
+    "VerdictRecord",
     "candidate_from_row",
     "candidate_to_row",
     "check_status",
+    "check_verdict",
     "encode_json",
     "run_from_row",
+    "verdict_from_row",
 ]
 
 #: Every status a run can have. A run starts as "running", and
 #: `Archive.finish_run` sets any of them later.
 RUN_STATUSES: Final = ("running", "finished", "failed", "interrupted")
+
+#: Every verdict of the canary gate, best first. Only "pass" may be promoted.
+VERDICTS: Final = ("pass", "marginal", "fail")
 
 #: Column order of `RunRecord` rows, matching the dataclass field order.
 RUN_COLUMNS: Final = (
@@ -48,6 +56,9 @@ CANDIDATE_COLUMNS: Final = (
     "candidate_id, run_id, generation, source_hash, source, genome, parents,"
     " operator, outcome, failures, cost, edits, detail, created"
 )
+
+#: Column order of `VerdictRecord` rows, matching the dataclass field order.
+VERDICT_COLUMNS: Final = "run_id, candidate_id, verdict, checks, promoted, created"
 
 
 @dataclass(frozen=True)
@@ -88,11 +99,44 @@ class CandidateRecord:
     created: float = 0.0
 
 
+@dataclass(frozen=True)
+class VerdictRecord:
+    """The canary gate's verdict on one candidate of a run.
+
+    `checks` maps each check's name to its status and figures, as the gate
+    reported them. `created` is a unix time.
+    """
+
+    run_id: str
+    candidate_id: str
+    verdict: str
+    checks: dict
+    promoted: bool
+    created: float
+
+
 def check_status(status: str) -> None:
     """Raise ArchiveError unless `status` is one of RUN_STATUSES."""
     if status not in RUN_STATUSES:
         allowed = ", ".join(repr(name) for name in RUN_STATUSES)
         msg = f"run status {status!r} is invalid. Use one of {allowed}."
+        raise ArchiveError(msg)
+
+
+def check_verdict(verdict: str, promoted: bool) -> None:
+    """Raise ArchiveError unless `verdict` is one of VERDICTS and may be `promoted`."""
+    if verdict not in VERDICTS:
+        allowed = ", ".join(repr(name) for name in VERDICTS)
+        msg = f"verdict {verdict!r} is invalid. Use one of {allowed}."
+        raise ArchiveError(msg)
+    if not isinstance(promoted, bool):
+        msg = f"promoted must be True or False, not {promoted!r}."
+        raise ArchiveError(msg)
+    if promoted and verdict != "pass":
+        msg = (
+            f"a candidate with verdict {verdict!r} cannot be promoted. Only a"
+            " 'pass' verdict promotes; store it with promoted=False."
+        )
         raise ArchiveError(msg)
 
 
@@ -214,5 +258,18 @@ def candidate_from_row(row: Sequence[Any]) -> CandidateRecord:
         cost=cost,
         edits=edits,
         detail=json.loads(detail),
+        created=created,
+    )
+
+
+def verdict_from_row(row: Sequence[Any]) -> VerdictRecord:
+    """Build a VerdictRecord from a row selected with VERDICT_COLUMNS."""
+    run_id, candidate_id, verdict, checks, promoted, created = row
+    return VerdictRecord(
+        run_id=run_id,
+        candidate_id=candidate_id,
+        verdict=verdict,
+        checks=json.loads(checks),
+        promoted=bool(promoted),
         created=created,
     )

@@ -6,29 +6,46 @@ SQLite header), `PRAGMA user_version` (the schema version) and the
 `application` and `schema_version` keys stay the same in every schema
 version, so that any evolver can recognise an archive that a newer one wrote
 and reject it with a clear message instead of misreading it.
+
+Schema versions:
+1. The `runs` and `candidates` tables.
+2. Version 1 and the `verdicts` table, the canary gate's verdict on each gated
+   candidate.
+
+A new archive is made by creating the version 1 tables and applying every
+migration, so new and upgraded files have the same tables. Opening an older
+file for writing upgrades it in one transaction. Opening it read-only reads it
+as it is.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
 from ._errors import ArchiveError
 from ._files import reject_file
-from ._records import RUN_STATUSES
+from ._records import RUN_STATUSES, VERDICTS
 
 __all__ = [
     "APPLICATION_ID",
     "APPLICATION_MARKER",
+    "OLDEST_VERSION",
     "SCHEMA_VERSION",
     "ensure_schema",
     "validate_schema",
 ]
 
 #: Schema version stored in `PRAGMA user_version`. Raise it with every change
-#: to the tables, and teach `ensure_schema` to migrate older files.
-SCHEMA_VERSION: Final = 1
+#: to the tables, and add the statements that migrate the previous version to
+#: `_MIGRATIONS`.
+SCHEMA_VERSION: Final = 2
+
+#: The oldest schema version this evolver reads and upgrades.
+OLDEST_VERSION: Final = 1
 
 #: `PRAGMA application_id` of every archive: the bytes "EVOL" as an integer,
 #: so tools such as `file` can tell the archive from other SQLite files.
@@ -39,11 +56,15 @@ APPLICATION_MARKER: Final = "evolver-archive"
 
 _STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
 
+_VERDICT_LIST = ", ".join(f"'{verdict}'" for verdict in VERDICTS)
+
 # The `seq` columns alias the rowid. An explicit INTEGER PRIMARY KEY keeps the
 # insertion order that listings sort by, because VACUUM may renumber an
 # implicit rowid. The CHECK constraints on types stop SQLite's flexible typing
 # from storing, for example, the text "3" where an integer belongs.
-_TABLES: Final = f"""
+# These are the version 1 tables, unchanged since that version: later versions
+# change them only through `_MIGRATIONS`.
+_VERSION_1_TABLES: Final = f"""
 CREATE TABLE evolver_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -84,18 +105,44 @@ CREATE INDEX candidates_by_hash ON candidates (run_id, source_hash);
 CREATE INDEX candidates_by_generation ON candidates (run_id, generation);
 """
 
-_REQUIRED_TABLES: Final = frozenset({"evolver_meta", "runs", "candidates"})
+# A verdict belongs to one stored candidate, and gating it again replaces it.
+# `promoted` may be 1 only for a passing verdict.
+_VERSION_2_TABLES: Final = f"""
+CREATE TABLE verdicts (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    candidate_id TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ({_VERDICT_LIST})),
+    checks TEXT NOT NULL,
+    promoted INTEGER NOT NULL
+        CHECK (promoted IN (0, 1) AND (promoted = 0 OR verdict = 'pass')),
+    created REAL NOT NULL CHECK (typeof(created) = 'real'),
+    UNIQUE (run_id, candidate_id),
+    FOREIGN KEY (run_id, candidate_id) REFERENCES candidates (run_id, candidate_id)
+);
+CREATE INDEX verdicts_by_run ON verdicts (run_id, promoted);
+"""
+
+#: Statements that turn a file of the key's version into the next version.
+_MIGRATIONS: Final = {1: _VERSION_2_TABLES}
+
+#: Tables each schema version has.
+_REQUIRED_TABLES: Final = {
+    1: frozenset({"evolver_meta", "runs", "candidates"}),
+    2: frozenset({"evolver_meta", "runs", "candidates", "verdicts"}),
+}
 
 
-def ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
-    """Create the archive's tables in an empty database, then validate it.
+def ensure_schema(connection: sqlite3.Connection, path: Path) -> int:
+    """Create the archive's tables in an empty database, upgrade an older one.
 
-    The database must be in autocommit mode (`isolation_level=None`). An
-    empty database is one without any table and with both pragmas at zero,
-    such as a new or zero-length file. Any other database must already be an
-    archive of this schema version. Two processes that create the same
-    archive at once are serialised by the write lock, and the second one
-    finds the tables made by the first.
+    Returns the schema version, which is then SCHEMA_VERSION. The database
+    must be in autocommit mode (`isolation_level=None`). An empty database is
+    one without any table and with both pragmas at zero, such as a new or
+    zero-length file. Any other database must already be an archive of a
+    version from OLDEST_VERSION to SCHEMA_VERSION. Two processes that create
+    or upgrade the same archive at once are serialised by the write lock, and
+    the second one finds the tables made by the first.
     """
     if _is_empty(connection):
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -106,23 +153,24 @@ def ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
                 " system."
             )
             raise ArchiveError(msg)
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(connection):
             if _is_empty(connection):
                 _create_tables(connection)
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
 
-    validate_schema(connection, path)
+    if validate_schema(connection, path) < SCHEMA_VERSION:
+        _upgrade(connection, path)
+        validate_schema(connection, path)
     if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         connection.execute("PRAGMA journal_mode = WAL")
+    return SCHEMA_VERSION
 
 
-def validate_schema(connection: sqlite3.Connection, path: Path) -> None:
-    """Raise ArchiveError unless the database is an archive of SCHEMA_VERSION."""
+def validate_schema(connection: sqlite3.Connection, path: Path) -> int:
+    """Return the archive's schema version, or raise ArchiveError.
+
+    The database must be an archive of a version from OLDEST_VERSION to
+    SCHEMA_VERSION, with the marks and tables of that version.
+    """
     if _is_empty(connection):
         raise reject_file(path, "it is an empty database with no archive in it")
 
@@ -142,19 +190,23 @@ def validate_schema(connection: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         msg = (
             f"the archive {path} was written by a newer evolver: its schema"
-            f" version is {version}, and this evolver reads only version"
-            f" {SCHEMA_VERSION}. Upgrade evolver to read it, or point evolver at"
-            " another archive file."
+            f" version is {version}, and this evolver reads versions"
+            f" {OLDEST_VERSION} to {SCHEMA_VERSION}. Upgrade evolver to read it,"
+            " or point evolver at another archive file."
         )
         raise ArchiveError(msg)
 
+    # A version outside the known range is damage, so the file is checked
+    # against the current version's marks and tables.
+    known = OLDEST_VERSION <= version <= SCHEMA_VERSION
+    expected_version = version if known else SCHEMA_VERSION
     marks = {
         "PRAGMA application_id": (application_id, APPLICATION_ID),
-        "PRAGMA user_version": (version, SCHEMA_VERSION),
+        "PRAGMA user_version": (version, expected_version),
         "evolver_meta application": (meta.get("application"), APPLICATION_MARKER),
         "evolver_meta schema_version": (
             meta.get("schema_version"),
-            str(SCHEMA_VERSION),
+            str(expected_version),
         ),
     }
     wrong = [
@@ -162,12 +214,13 @@ def validate_schema(connection: sqlite3.Connection, path: Path) -> None:
         for name, (found, expected) in marks.items()
         if found != expected
     ]
-    missing = sorted(_REQUIRED_TABLES - tables)
+    missing = sorted(_REQUIRED_TABLES[expected_version] - tables)
     if missing:
         wrong.append(f"tables missing: {', '.join(missing)}")
     if wrong:
         reason = "its evolver marks are damaged (" + "; ".join(wrong) + ")"
         raise reject_file(path, reason)
+    return version
 
 
 def _is_empty(connection: sqlite3.Connection) -> bool:
@@ -192,17 +245,62 @@ def _read_meta(connection: sqlite3.Connection) -> dict[str, str]:
 
 
 def _create_tables(connection: sqlite3.Connection) -> None:
-    # executescript would COMMIT the open transaction first, so the
-    # statements run one by one inside it.
-    for statement in _TABLES.split(";"):
-        if statement.strip():
-            connection.execute(statement)
+    """Create the version 1 tables and migrate them to SCHEMA_VERSION."""
+    _execute_script(connection, _VERSION_1_TABLES)
     connection.executemany(
         "INSERT INTO evolver_meta (key, value) VALUES (?, ?)",
-        [
-            ("application", APPLICATION_MARKER),
-            ("schema_version", str(SCHEMA_VERSION)),
-        ],
+        [("application", APPLICATION_MARKER), ("schema_version", str(OLDEST_VERSION))],
     )
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {OLDEST_VERSION}")
+    _migrate(connection, OLDEST_VERSION)
+
+
+def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
+    """Migrate an archive of an older version to SCHEMA_VERSION in one transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        with _immediate(connection):
+            # Another process may have upgraded the file since it was read.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            _migrate(connection, version)
+    except sqlite3.Error as exc:
+        msg = (
+            f"upgrading the archive {path} from schema version {version} to"
+            f" {SCHEMA_VERSION} failed: {exc}. The file was left unchanged at"
+            f" version {version}; open it read-only to read it, or move it away"
+            " to start a new archive."
+        )
+        raise ArchiveError(msg) from exc
+
+
+def _migrate(connection: sqlite3.Connection, version: int) -> None:
+    """Apply the migrations from `version` to SCHEMA_VERSION inside a transaction."""
+    for step in range(version, SCHEMA_VERSION):
+        _execute_script(connection, _MIGRATIONS[step])
+    connection.execute(
+        "UPDATE evolver_meta SET value = ? WHERE key = 'schema_version'",
+        (str(SCHEMA_VERSION),),
+    )
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _execute_script(connection: sqlite3.Connection, script: str) -> None:
+    # executescript would COMMIT the open transaction first, so the
+    # statements run one by one inside it.
+    for statement in script.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+@contextmanager
+def _immediate(connection: sqlite3.Connection) -> Iterator[None]:
+    """Run the body in a write transaction, rolled back on any exception."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise

@@ -1,5 +1,16 @@
-"""Fitness: the suite format, the in-sandbox harness and scoring."""
+"""Fitness: the suite format, the in-sandbox harness, scoring and differential tests."""
 
+from . import codec
+from ._differential import (
+    CallInput,
+    Difference,
+    DifferentialSettings,
+    InputDraw,
+    Replay,
+    compare_replays,
+    draw_inputs,
+    replay_inputs,
+)
 from ._evaluate import (
     Evaluation,
     EvaluationSettings,
@@ -13,14 +24,23 @@ from ._evaluate import (
 from ._suite import Suite, SuiteError
 
 __all__ = [
+    "CallInput",
+    "Difference",
+    "DifferentialSettings",
     "Evaluation",
     "EvaluationSettings",
     "Fitness",
+    "InputDraw",
+    "Replay",
     "Suite",
     "SuiteError",
     "TestOutcome",
     "build_job",
+    "codec",
+    "compare_replays",
+    "draw_inputs",
     "evaluate",
     "harness_source",
+    "replay_inputs",
     "score",
 ]

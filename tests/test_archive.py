@@ -23,6 +23,7 @@ from archive import (
     ArchiveError,
     CandidateRecord,
     RunRecord,
+    VerdictRecord,
 )
 
 #: uid and gid of the "nobody" account, used to drop root's permission override.
@@ -464,7 +465,10 @@ def test_wal_mode_and_marks(path: Path, store: Archive):
     assert mode == "wal"
     assert version == SCHEMA_VERSION
     assert application_id.to_bytes(4, "big") == b"EVOL"
-    assert meta == {"application": "evolver-archive", "schema_version": "1"}
+    assert meta == {
+        "application": "evolver-archive",
+        "schema_version": str(SCHEMA_VERSION),
+    }
 
 
 def test_reader_sees_commits(path: Path, store: Archive):
@@ -645,7 +649,7 @@ def test_damaged_marks_rejected(path: Path):
         raw.execute("PRAGMA user_version = 0")
     raw.close()
 
-    assert_rejected(path, "PRAGMA user_version is 0 instead of 1")
+    assert_rejected(path, f"PRAGMA user_version is 0 instead of {SCHEMA_VERSION}")
 
 
 @posix_only
@@ -705,3 +709,242 @@ def test_created_run_is_stored_form(store: Archive):
 
     assert run.config == {"pair": [1, 2]}
     assert store.run(run.run_id) == run
+
+
+# The tables and marks exactly as the version 1 schema code wrote them, kept
+# here so that the upgrade is tested against a file that code made.
+VERSION_1_SCHEMA = """
+CREATE TABLE evolver_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE CHECK (typeof(run_id) = 'text'),
+    created REAL NOT NULL CHECK (typeof(created) = 'real'),
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    target_path TEXT NOT NULL CHECK (typeof(target_path) = 'text'),
+    target_source TEXT NOT NULL CHECK (typeof(target_source) = 'text'),
+    seed INTEGER NOT NULL CHECK (typeof(seed) = 'integer'),
+    config TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE candidates (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    candidate_id TEXT NOT NULL
+        CHECK (typeof(candidate_id) = 'text' AND candidate_id <> ''),
+    generation INTEGER NOT NULL
+        CHECK (typeof(generation) = 'integer' AND generation >= 0),
+    source_hash TEXT NOT NULL CHECK (typeof(source_hash) = 'text'),
+    source TEXT NOT NULL CHECK (typeof(source) = 'text'),
+    genome TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    operator TEXT NOT NULL CHECK (typeof(operator) = 'text'),
+    outcome TEXT NOT NULL CHECK (typeof(outcome) = 'text'),
+    failures INTEGER
+        CHECK (failures IS NULL OR (typeof(failures) = 'integer' AND failures >= 0)),
+    cost REAL CHECK (cost IS NULL OR typeof(cost) = 'real'),
+    edits INTEGER NOT NULL CHECK (typeof(edits) = 'integer' AND edits >= 0),
+    detail TEXT NOT NULL,
+    created REAL NOT NULL CHECK (typeof(created) = 'real'),
+    UNIQUE (run_id, candidate_id)
+);
+CREATE INDEX candidates_by_hash ON candidates (run_id, source_hash);
+CREATE INDEX candidates_by_generation ON candidates (run_id, generation);
+INSERT INTO evolver_meta (key, value) VALUES ('application', 'evolver-archive');
+INSERT INTO evolver_meta (key, value) VALUES ('schema_version', '1');
+PRAGMA application_id = 1163284300;
+PRAGMA user_version = 1;
+"""
+
+
+def write_version_1(path: Path) -> None:
+    """Write a version 1 archive with one run of two candidates, in WAL mode."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.executescript(VERSION_1_SCHEMA)
+    raw.execute(
+        "INSERT INTO runs (run_id, created, status, target_path, target_source,"
+        " seed, config, summary) VALUES"
+        " ('r0001', 1.5, 'finished', 't.py', 'x = 1\n', 3, '{}', '{}')"
+    )
+    for index in range(2):
+        raw.execute(
+            "INSERT INTO candidates (run_id, candidate_id, generation,"
+            " source_hash, source, genome, parents, operator, outcome, failures,"
+            " cost, edits, detail, created) VALUES"
+            f" ('r0001', 'c{index}', 0, 'h{index}', 'x = {index}\n', '[]', '[]',"
+            " 'original', 'ok', 0, 10.0, 0, '{}', 2.5)"
+        )
+    raw.close()
+
+
+def schema_marks(path: Path) -> tuple[int, str, set[str]]:
+    raw = sqlite3.connect(path)
+    version = raw.execute("PRAGMA user_version").fetchone()[0]
+    meta = dict(raw.execute("SELECT key, value FROM evolver_meta"))
+    tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    return version, meta["schema_version"], tables
+
+
+def gated(store: Archive) -> RunRecord:
+    run = fill(store, generations=2, size=3)
+    passing = {"suite": {"status": "pass"}}
+    failing = {"cost": {"status": "fail"}}
+    store.add_verdict(
+        run.run_id, "g1c0", verdict="pass", checks=passing, promoted=True
+    )
+    store.add_verdict(
+        run.run_id, "g1c1", verdict="fail", checks=failing, promoted=False
+    )
+    return run
+
+
+def test_verdict_round_trip(store: Archive):
+    run = fill(store)
+    checks = {"suite": {"status": "pass", "figures": {"seeds": [1, 2]}}}
+
+    stored = store.add_verdict(
+        run.run_id, "g1c2", verdict="marginal", checks=checks, promoted=False
+    )
+
+    assert isinstance(stored, VerdictRecord)
+    assert stored.checks == checks
+    assert stored.created > 0
+    assert store.verdict(run.run_id, "g1c2") == stored
+    assert store.verdict(run.run_id, "g1c1") is None
+
+
+def test_verdicts_and_promoted(store: Archive):
+    run = gated(store)
+
+    verdicts = store.verdicts(run.run_id)
+    promoted = store.promoted(run.run_id)
+
+    assert [v.candidate_id for v in verdicts] == ["g1c0", "g1c1"]
+    assert [v.verdict for v in verdicts] == ["pass", "fail"]
+    assert [v.candidate_id for v in promoted] == ["g1c0"]
+    assert promoted[0].promoted is True
+
+
+def test_verdict_replaced_on_regate(store: Archive):
+    run = gated(store)
+
+    store.add_verdict(run.run_id, "g1c0", verdict="fail", checks={}, promoted=False)
+
+    assert store.verdict(run.run_id, "g1c0").verdict == "fail"
+    assert store.promoted(run.run_id) == []
+    assert [v.candidate_id for v in store.verdicts(run.run_id)] == ["g1c1", "g1c0"]
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"verdict": "maybe", "promoted": False}, "verdict 'maybe' is invalid"),
+        ({"verdict": "marginal", "promoted": True}, "cannot be promoted"),
+        ({"verdict": "pass", "promoted": 1}, "promoted must be True or False"),
+    ],
+)
+def test_invalid_verdict_rejected(store: Archive, values: dict, match: str):
+    run = fill(store)
+
+    with pytest.raises(ArchiveError, match=match):
+        store.add_verdict(run.run_id, "g1c0", checks={}, **values)
+    assert store.verdicts(run.run_id) == []
+
+
+def test_verdict_needs_candidate(store: Archive):
+    run = fill(store)
+
+    with pytest.raises(ArchiveError, match="no candidate 'nope' in run"):
+        store.add_verdict(run.run_id, "nope", verdict="pass", checks={}, promoted=True)
+    with pytest.raises(ArchiveError, match="no run 'r-missing'"):
+        store.verdicts("r-missing")
+
+
+def test_verdict_checks_must_be_json(store: Archive):
+    run = fill(store)
+
+    with pytest.raises(ArchiveError, match="checks is not JSON-compatible"):
+        store.add_verdict(
+            run.run_id, "g1c0", verdict="pass", checks={"x": {1, 2}}, promoted=True
+        )
+
+
+def test_version_1_upgraded_on_write(path: Path):
+    path.parent.mkdir(parents=True)
+    write_version_1(path)
+
+    with Archive.open(path) as store:
+        candidates = store.candidates("r0001")
+        store.add_verdict("r0001", "c1", verdict="pass", checks={}, promoted=True)
+        promoted = store.promoted("r0001")
+
+    version, meta_version, tables = schema_marks(path)
+    assert version == SCHEMA_VERSION
+    assert meta_version == str(SCHEMA_VERSION)
+    assert "verdicts" in tables
+    assert [c.candidate_id for c in candidates] == ["c0", "c1"]
+    assert candidates[1].source == "x = 1\n"
+    assert [v.candidate_id for v in promoted] == ["c1"]
+
+
+def test_version_1_read_as_is(path: Path):
+    path.parent.mkdir(parents=True)
+    write_version_1(path)
+
+    with Archive.open(path, readonly=True) as store:
+        runs = store.runs()
+        verdicts = store.verdicts("r0001")
+        verdict = store.verdict("r0001", "c0")
+        promoted = store.promoted("r0001")
+
+    assert [run.run_id for run in runs] == ["r0001"]
+    assert verdicts == []
+    assert verdict is None
+    assert promoted == []
+    version, meta_version, tables = schema_marks(path)
+    assert (version, meta_version) == (1, "1")
+    assert "verdicts" not in tables
+
+
+def test_failed_upgrade_changes_nothing(path: Path):
+    path.parent.mkdir(parents=True)
+    write_version_1(path)
+    raw = sqlite3.connect(path, isolation_level=None)
+    # A table that the migration's index creation cannot use makes it fail
+    # after the verdicts table was created inside the transaction.
+    raw.execute("CREATE TABLE verdicts_by_run (x)")
+    raw.close()
+
+    with pytest.raises(ArchiveError) as info:
+        Archive.open(path)
+
+    message = str(info.value)
+    assert "from schema version 1 to 2 failed" in message
+    assert "left unchanged at version 1" in message
+    version, meta_version, tables = schema_marks(path)
+    assert (version, meta_version) == (1, "1")
+    assert "verdicts" not in tables
+    with Archive.open(path, readonly=True) as store:
+        assert len(store.candidates("r0001")) == 2
+
+
+def test_new_archive_matches_upgraded(tmp_path: Path):
+    upgraded = tmp_path / "upgraded.sqlite"
+    write_version_1(upgraded)
+    Archive.open(upgraded).close()
+    with Archive.open(tmp_path / "new.sqlite"):
+        pass
+
+    def schema(path: Path) -> list[tuple[str, str]]:
+        raw = sqlite3.connect(path)
+        rows = raw.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+        ).fetchall()
+        raw.close()
+        return rows
+
+    assert schema(upgraded) == schema(tmp_path / "new.sqlite")
