@@ -1,5 +1,3 @@
-import sys
+from evolver.cli import entry
 
-from evolver.cli import main
-
-sys.exit(main())
+entry()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from genomes import CROSSOVERS, GenomeError, validate_weights
 from sandbox import BACKENDS, Limits
 
 from ._errors import ConfigError
 
 CONFIG_FILE = "evolver.toml"
+
+#: Most parallel evaluations a configuration may ask for. Each worker is a process
+#: with its own interpreter (tens of MiB), so a typo must not start thousands.
+MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class RunConfig:
     workers: int = 0  # 0 means one per core
     max_examples: int = 20
     max_edits: int = 8
+    #: How two parents' edit lists are recombined: one of `genomes.CROSSOVERS`.
+    crossover: str = "one_point"
+    #: Best variants that are minimised and put through the canary gate; 0 skips both.
+    finalists: int = 3
     run_dir: Path | None = None
     fuel: int = Limits.fuel
     memory_mb: int = Limits.memory_bytes // (1024 * 1024)
@@ -46,7 +56,8 @@ class RunConfig:
 
     @property
     def worker_count(self) -> int:
-        return self.workers or os.cpu_count() or 1
+        # More workers than candidates per generation would only wait.
+        return min(self.workers or os.cpu_count() or 1, self.population)
 
     @property
     def archive_path(self) -> Path:
@@ -77,10 +88,12 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "workers": (int, "a whole number of parallel evaluations, or 0 for one per core"),
     "max_examples": (int, "a whole number of hypothesis examples per test, at least 1"),
     "max_edits": (int, "a whole number of edits per genome, at least 1"),
+    "crossover": (str, f"one of: {', '.join(CROSSOVERS)}"),
+    "finalists": (int, "a whole number of variants to gate at the end, 0 or more"),
     "run_dir": (str, "a folder for the archive"),
     "fuel": (int, "a whole number of WebAssembly instructions, at least 1000000"),
     "memory_mb": (int, "a whole number of MiB, at least 32"),
-    "seconds": ((int, float), "a number of seconds, above 0"),
+    "seconds": ((int, float), "a finite number of seconds, above 0"),
     "output_kb": (int, "a whole number of KiB, at least 1"),
 }
 
@@ -90,6 +103,7 @@ _MINIMUM = {
     "workers": 0,
     "max_examples": 1,
     "max_edits": 1,
+    "finalists": 0,
     "fuel": 1_000_000,
     "memory_mb": 32,
     "output_kb": 1,
@@ -218,11 +232,50 @@ def _check_value(key: str, value: Any, source: str) -> None:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
     if key in _MINIMUM and value < _MINIMUM[key]:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
-    if key == "seconds" and value <= 0:
+    if key == "seconds" and not (0 < value < math.inf):
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
     if key == "sandbox" and value not in BACKENDS:
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "seed" and not -(2**63) <= value < 2**63:
+        raise ConfigError(
+            f"Invalid value {value!r} for seed in {source}: use a whole number that "
+            "fits in 64 bits (below 9223372036854775808 in size)."
+        )
+    if key == "workers" and value > MAX_WORKERS:
+        raise ConfigError(
+            f"Invalid value {value!r} for workers in {source}: use at most "
+            f"{MAX_WORKERS}, or 0 for one per core ({os.cpu_count()} here)."
+        )
+    if key == "crossover" and value not in CROSSOVERS:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
 
 
 def with_overrides(config: RunConfig, **changes: Any) -> RunConfig:
     return replace(config, **changes)
+
+
+def load_operator_weights(location: Path | None) -> dict[str, float] | None:
+    """Read and check the `[operators]` table (operator name = weight) of a configuration.
+
+    Returns None when there is no file or no table, so every operator weighs the same.
+    """
+    config_file = None if location is None else find_config_file(location)
+    if config_file is None:
+        return None
+    table = read_config_file(config_file).get("operators")
+    return check_operator_weights(table, describe_source(str(config_file)))
+
+
+def check_operator_weights(table: Any, where: str) -> dict[str, float] | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"operators in {where} must be a table of operator name = weight, not "
+            f"{table!r}. Write the weights under an [operators] line; `evolver operators` "
+            "lists the names."
+        )
+    try:
+        return validate_weights(table)
+    except GenomeError as error:
+        raise ConfigError(f"[operators] in {where}: {error}") from error

@@ -91,6 +91,27 @@ class RunDisplay:
         for line in best["edits_detail"]:
             self.out.print(f"  {line}", highlight=False)
         self.out.print(Syntax(best["diff"] or "(no change)", "diff", theme="ansi_dark"))
+        self._show_gate(summary)
+
+    def _show_gate(self, summary: dict) -> None:
+        gated = summary.get("gated", [])
+        if not gated:
+            return
+        self.out.print("Canary gate (each finalist minimised, then re-evaluated afresh):")
+        for entry in gated:
+            verdict = "promoted" if entry["promoted"] else f"not promoted ({entry['verdict']})"
+            self.out.print(
+                f"  {entry['candidate_id']} from {entry['finalist']}: "
+                f"{format_count(entry['edits'], 'edit')}, {verdict}: {entry['summary']}",
+                highlight=False,
+            )
+        if summary["promoted"]:
+            first = summary["promoted"][0]
+            self.out.print(
+                f"See it with `evolver show {first}`; take it as a patch with "
+                f"`evolver export {first}` or as a branch with `evolver apply {first}`.",
+                highlight=False,
+            )
 
 
 def _summary_line(summary: dict) -> str:

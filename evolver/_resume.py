@@ -8,21 +8,23 @@ from its file again, so its hash is stored with the run and checked on resume.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 from collections import defaultdict
 from pathlib import Path
 
-from archive import Archive, CandidateRecord, RunRecord
+from archive import Archive, ArchiveError, CandidateRecord, RunRecord
 from fitness import Suite, SuiteError
 from genomes import Target, TargetError
 
-from ._config import RunConfig, build_config
+from ._canary_config import build_canary_config
+from ._config import RunConfig, build_config, check_operator_weights
 from ._progress import RunDisplay, format_count
 from ._errors import ConfigError
 
-#: Flags that may change on resume. Anything else would make the replayed
-#: generations differ from the stored ones.
-RESUME_FLAGS = ("budget", "workers", "run_dir")
+#: Flags that may change on resume. Anything else, the budget included, would make
+#: the replayed generations differ from the stored ones.
+RESUME_FLAGS = ("workers", "run_dir")
 
 #: Statuses of runs that ended early and can go on.
 RESUMABLE = ("interrupted", "failed")
@@ -35,7 +37,10 @@ def suite_digest(path: Path) -> str:
 def choose_run(archive: Archive, requested: str | None, path: Path) -> RunRecord:
     """Return the run to resume: the one named, or the newest that ended early."""
     if requested:
-        run = archive.run(requested)
+        try:
+            run = archive.run(requested)
+        except ArchiveError as error:
+            raise ConfigError(str(error)) from error
         if run.status not in RESUMABLE:
             raise ConfigError(_not_resumable(run, path))
         return run
@@ -62,14 +67,21 @@ def _not_resumable(run: RunRecord, path: Path) -> str:
 
 def resumed_config(run: RunRecord, flags: dict) -> RunConfig:
     """Rebuild the run's configuration, with the few flags that may change on resume."""
-    fixed = [key for key, value in flags.items() if value is not None and key not in RESUME_FLAGS]
+    stored_values = run.config
+    fixed = [
+        key
+        for key, value in flags.items()
+        if value is not None
+        and key not in RESUME_FLAGS
+        and not _same_setting(key, value, stored_values.get(key))
+    ]
     if fixed:
-        names = ", ".join(f"--{key.replace('_', '-')}" for key in sorted(fixed))
+        names = ", ".join(_flag_name(key) for key in sorted(fixed))
         raise ConfigError(
             f"{names} cannot change when resuming run {run.run_id}: the run goes on "
             "with the settings it started with. Drop those flags, or start a new run. "
-            f"Only {', '.join('--' + key.replace('_', '-') for key in RESUME_FLAGS)} "
-            "may be given with --resume."
+            f"Only {', '.join(_flag_name(key) for key in RESUME_FLAGS)} may differ "
+            "from the run's settings with --resume."
         )
     stored = {
         key: value
@@ -79,6 +91,18 @@ def resumed_config(run: RunRecord, flags: dict) -> RunConfig:
     overrides = {key: flags.get(key) for key in RESUME_FLAGS}
     source = f"the stored configuration of run {run.run_id}"
     return build_config(stored, overrides, Path.cwd(), source)
+
+
+def _flag_name(key: str) -> str:
+    return "--function" if key == "functions" else "--" + key.replace("_", "-")
+
+
+def _same_setting(key: str, given: object, stored: object) -> bool:
+    if key in ("target", "suite"):
+        return stored is not None and Path(str(given)).resolve() == Path(str(stored))
+    if key == "functions":
+        return list(given or ()) == list(stored or ())
+    return given == stored
 
 
 def check_suite(run: RunRecord, config: RunConfig) -> None:
@@ -127,6 +151,7 @@ def resume_command(arguments) -> int:
             f"There is no archive at {archive_path} to resume a run from. Name the "
             "folder of the run's configuration, or pass --run-dir with the run's folder."
         )
+    lock = claim_archive(archive_path)
     archive = _open_archive(archive_path)
     display = RunDisplay(enabled=not arguments.json, budget=0)
     for message in mark_dead_runs(archive):
@@ -151,8 +176,40 @@ def resume_command(arguments) -> int:
     )
     _prepare_sandbox(config.sandbox)
     archive.finish_run(run.run_id, "running", {"_process": _this_process()})
-    result = _evolve(archive, run.run_id, config, target, suite, display, saved)
-    return _finish(arguments, archive, run.run_id, config, target, result, warnings, display)
+    stored_canary = run.config.get("_canary", {})
+    canary = build_canary_config(
+        {"canary": {k: v for k, v in stored_canary.items() if v is not None}},
+        f"the stored configuration of run {run.run_id}",
+    )
+    weights = check_operator_weights(
+        run.config.get("_operators"), f"the stored configuration of run {run.run_id}"
+    )
+    try:
+        result = _evolve(
+            archive, run.run_id, config, target, suite, display, canary, weights, saved
+        )
+        return _finish(
+            arguments, archive, run.run_id, config, target, result, warnings, display
+        )
+    finally:
+        lock.close()
+
+
+def claim_archive(path: Path):
+    """Hold an exclusive lock beside the archive, so that one process resumes at once.
+
+    The kernel drops the lock when its process ends, killed or not.
+    """
+    lock = open(path.with_name(path.name + ".resume-lock"), "a")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ConfigError(
+            f"Another evolver is resuming a run of {path} right now. Wait for it to "
+            "end; `evolver status` shows its progress."
+        ) from None
+    return lock
 
 
 #: Value of `--resume` given without a run id.

@@ -15,9 +15,15 @@ from pathlib import Path
 from archive import Archive, ArchiveError
 from fitness import EvaluationSettings, Suite, SuiteError
 from genomes import Target, TargetError, unified_diff
-from sandbox import SandboxError, create_sandbox
+from sandbox import SandboxError, boundary_warning, create_sandbox
 
-from ._config import RunConfig, build_config, find_config_file, read_config_file
+from ._config import (
+    RunConfig,
+    build_config,
+    find_config_file,
+    load_operator_weights,
+    read_config_file,
+)
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -26,7 +32,9 @@ from ._errors import (
     OriginalFailsError,
 )
 from ._executor import LocalExecutor
+from ._canary_config import CanaryConfig, load_canary_config
 from ._progress import RunDisplay, format_count
+from ._promote import Promotion, promote
 from ._resume import suite_digest
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
@@ -41,6 +49,8 @@ _FLAG_KEYS = (
     "workers",
     "max_examples",
     "max_edits",
+    "crossover",
+    "finalists",
     "run_dir",
     "fuel",
     "memory_mb",
@@ -125,12 +135,17 @@ def run_command(arguments) -> int:
 
         return resume_command(arguments)
     config = load_run_config(arguments)
+    canary, _ = load_canary_config(arguments.location)
+    weights = load_operator_weights(arguments.location)
     target, suite = load_inputs(config)
     warnings = suite_warnings(suite)
     display = RunDisplay(enabled=not arguments.json, budget=config.budget)
     for warning in warnings:
         display.warn(warning)
 
+    warning = boundary_warning(config.sandbox)
+    if warning:
+        display.warn(warning)
     display.note(f"Preparing the {config.sandbox} sandbox")
     _prepare_sandbox(config.sandbox)
     archive = _open_archive(config.archive_path)
@@ -144,10 +159,12 @@ def run_command(arguments) -> int:
             **config.to_json(),
             "_process": _this_process(),
             "_suite_sha256": suite_digest(config.suite),
+            "_canary": canary.to_json(),
+            "_operators": weights,
         },
     )
 
-    result = _evolve(archive, run.run_id, config, target, suite, display)
+    result = _evolve(archive, run.run_id, config, target, suite, display, canary, weights)
     return _finish(arguments, archive, run.run_id, config, target, result, warnings, display)
 
 
@@ -155,8 +172,9 @@ def _this_process() -> dict:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-def _finish(arguments, archive, run_id, config, target, result, warnings, display) -> int:
-    summary = build_summary(run_id, config, target, result, warnings)
+def _finish(arguments, archive, run_id, config, target, outcome, warnings, display) -> int:
+    result, promotions = outcome
+    summary = build_summary(run_id, config, target, result, warnings, promotions)
     archive.finish_run(run_id, "finished", summary)
     archive.close()
 
@@ -174,11 +192,14 @@ def _evolve(
     target: Target,
     suite: Suite,
     display: RunDisplay,
+    canary: CanaryConfig,
+    weights: dict[str, float] | None,
     saved: dict | None = None,
-) -> SearchResult:
-    """Evaluate the original, then search; record how the run ended if it fails.
+) -> tuple[SearchResult, list[Promotion]]:
+    """Evaluate the original, search, then gate the finalists.
 
-    `saved` contains a resumed run's archived candidates by generation.
+    Records how the run ended if it fails. `saved` contains a resumed run's archived
+    candidates by generation.
     """
     saved = dict(saved or {})
     settings = EvaluationSettings(
@@ -199,12 +220,25 @@ def _evolve(
                 population=config.population,
                 max_edits=config.max_edits,
                 seed=config.seed,
+                weights=weights,
+                crossover=config.crossover,
                 on_event=display.update,
             )
             with display:
                 original = search.evaluate_original(saved.pop(0, None))
                 _check_original(original, config, suite)
-                return search.run(original, saved)
+                result = search.run(original, saved)
+            finalists = [c for c in result.best if improves(c, original)]
+            promotions = promote(
+                search=search,
+                finalists=finalists[: config.finalists],
+                suite=suite,
+                settings=settings,
+                canary=canary,
+                sandbox=config.sandbox,
+                note=display.note,
+            )
+            return result, promotions
     except KeyboardInterrupt:
         in_flight = search.stats.generation if search is not None else None
         interrupted = _record_interrupt(archive, run_id, config, in_flight, started)
@@ -349,6 +383,17 @@ def _open_archive(path: Path) -> Archive:
         raise ConfigError(str(error)) from error
 
 
+#: What the guest can import, by backend, for messages about import errors.
+_SANDBOX_PYTHON = {
+    "wasm": "The wasm sandbox is CPython 3.12 with the standard library and hypothesis "
+    "only; a target that needs other packages runs with --sandbox docker.",
+    "docker": "The docker sandbox has the image's Python and its packages, plus "
+    "hypothesis; add Debian packages with evolver sandbox build-image --suite-packages.",
+    "process": "The process sandbox is this Python without site-packages, plus "
+    "hypothesis.",
+}
+
+
 def _check_original(original: Candidate, config: RunConfig, suite: Suite) -> None:
     evaluation = original.evaluation
     assert evaluation is not None
@@ -364,9 +409,9 @@ def _check_original(original: Candidate, config: RunConfig, suite: Suite) -> Non
     if evaluation.detail.startswith("the target failed to import"):
         raise ConfigError(
             f"The target {config.target} failed to import in the sandbox: "
-            f"{evaluation.detail.split(': ', 1)[-1]}. The sandbox is CPython 3.12 with "
-            "the standard library and hypothesis only; fix the target's module-level "
-            f"code or its imports.\n{evaluation.error_traceback[-1500:]}"
+            f"{evaluation.detail.split(': ', 1)[-1]}. {_SANDBOX_PYTHON[config.sandbox]} "
+            "Fix the target's module-level code or its imports.\n"
+            f"{evaluation.error_traceback[-1500:]}"
         )
     failing = [test for test in evaluation.tests if not test.passed]
     if failing:
@@ -389,11 +434,13 @@ def build_summary(
     target: Target,
     result: SearchResult,
     warnings: Sequence[str] = (),
+    promotions: Sequence[Promotion] = (),
 ):
     """Return the JSON-compatible report of a finished run.
 
     `improved` is true when some listed variant `improves` on the original, and
-    each entry of `best` has its own `improved`.
+    each entry of `best` has its own `improved`. `gated` lists what the canary gate
+    said of each minimised finalist, and `promoted` the ids of those it promoted.
     """
     original = _fitness_json(result.original)
     best = []
@@ -421,6 +468,8 @@ def build_summary(
         "warnings": list(warnings),
         "original": original,
         "best": best,
+        "gated": [promotion.to_json() for promotion in promotions],
+        "promoted": [p.minimised.candidate_id for p in promotions if p.promoted],
     }
 
 

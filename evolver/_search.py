@@ -1,8 +1,8 @@
 """The evolutionary search: NSGA-II over genomes of edits.
 
 Each generation makes up to `population` new candidates from the current population,
-by mutation (add, remove or replace one edit) or by one-point crossover of two parents'
-edit lists. DEAP's NSGA-II selection over (failures, cost, edits), all minimised, then
+by mutation (add, remove or replace one edit, drawn by the configured operator weights)
+or by crossover of two parents' edit lists (one-point by default). DEAP's NSGA-II selection over (failures, cost, edits), all minimised, then
 keeps the best `population` of parents and children.
 
 Invariants:
@@ -33,7 +33,7 @@ from deap import base, tools
 
 from archive import Archive, CandidateRecord
 from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome
-from genomes import Edit, InvalidVariant, Target, source_hash, unified_diff
+from genomes import Edit, InvalidVariant, Target, crossover, source_hash, unified_diff
 
 from ._errors import ConfigError
 from ._executor import LocalExecutor, Task
@@ -44,6 +44,9 @@ _WORST_COST = 1e30
 #: How many tries at making a new, unseen child before a generation is cut short.
 _ATTEMPTS_PER_CHILD = 30
 _CROSSOVER_RATE = 0.3
+#: Operator of the candidates that minimising a finalist evaluates. They are not part
+#: of any generation's children, so a resumed run does not replay them.
+MINIMISE_OPERATOR = "minimise"
 #: Relative cost difference below which two candidates count as equally cheap. The
 #: fuel of a benchmark shifts by a fraction of a percent with the guest's heap layout,
 #: which unrelated edits change.
@@ -116,6 +119,8 @@ class Search:
         population: int,
         max_edits: int,
         seed: int,
+        weights: Mapping[str, float] | None = None,
+        crossover: str = "one_point",
         on_event: EventCallback | None = None,
     ) -> None:
         self.target = target
@@ -128,12 +133,16 @@ class Search:
         self.population_size = population
         self.max_edits = max_edits
         self.rng = random.Random(seed)
+        self.weights = weights
+        self.crossover = crossover
         self.stats = SearchStats()
         self._on_event = on_event or (lambda kind, stats: None)
         self._seen: dict[str, Candidate] = {}
         self._evaluated: list[Candidate] = []
         # Invalid variants wait here to be written with their generation.
         self._invalid_records: list[CandidateRecord] = []
+        # Candidates evaluated while minimising, not yet written.
+        self._minimise_pending: list[Candidate] = []
 
     def evaluate_original(
         self, saved: Sequence[CandidateRecord] | None = None
@@ -176,13 +185,85 @@ class Search:
             generation += 1
         return SearchResult(original=original, best=self.best(), stats=self.stats)
 
+    def evaluate_genome(self, genome: Sequence[Edit], *, parent: Candidate) -> Candidate:
+        """Return the candidate that `genome` makes, evaluating it only if it is new.
+
+        This serves minimisation: the candidates it evaluates are written by
+        `write_minimise_records` with the operator `minimise`, outside the budget.
+        A genome that makes invalid Python gets a fitness worse than any evaluation.
+        """
+        genome = tuple(genome)
+        try:
+            applied = self.target.apply(genome)
+        except InvalidVariant as error:
+            candidate = Candidate(genome, "", "", (parent.candidate_id,), MINIMISE_OPERATOR, 0)
+            candidate.set_evaluation(self._invalid_evaluation(genome, str(error)))
+            return candidate
+        digest = source_hash(applied.source)
+        known = self._seen.get(digest)
+        if known is not None and known.evaluation is not None:
+            return known
+        candidate = Candidate(
+            applied.applied,
+            applied.source,
+            digest,
+            (parent.candidate_id,),
+            MINIMISE_OPERATOR,
+            self.stats.generation,
+        )
+        task = Task(
+            candidate.source, self.target.module_name, self.suite, self.settings, len(genome)
+        )
+        (evaluation,) = self.executor.evaluate_many([task])
+        candidate.set_evaluation(evaluation)
+        self._seen[digest] = candidate
+        self._minimise_pending.append(candidate)
+        return candidate
+
+    def write_minimise_records(self) -> None:
+        """Write the candidates that minimisation evaluated since the last call."""
+        if not self._minimise_pending:
+            return
+        records = [self._record(c, c.generation) for c in self._minimise_pending]
+        self._minimise_pending = []
+        self.archive.add_generation(self.run_id, self.stats.generation, records)
+
+    def _invalid_evaluation(self, genome: tuple[Edit, ...], message: str) -> Evaluation:
+        return Evaluation(
+            fitness=Fitness(failures=len(self.suite.tests) + 1, cost=math.inf, edits=len(genome)),
+            outcome="invalid",
+            meter="",
+            tests=(),
+            benchmarks={},
+            detail=message[:500],
+            stderr_tail="",
+            wall_seconds=0.0,
+        )
+
     def _restore_generation(
         self,
         candidates: list[Candidate],
         generation: int,
         records: Sequence[CandidateRecord],
     ) -> None:
-        """Give `candidates` the evaluations archived for them, as if just evaluated."""
+        """Give `candidates` the evaluations archived for them, as if just evaluated.
+
+        Candidates that minimisation evaluated after the search are only made known,
+        so that minimising again finds them instead of evaluating them twice.
+        """
+        for record in records:
+            if record.operator == MINIMISE_OPERATOR:
+                known = Candidate(
+                    tuple(Edit.from_json(edit) for edit in record.genome),
+                    record.source,
+                    record.source_hash,
+                    tuple(record.parents),
+                    MINIMISE_OPERATOR,
+                    record.generation,
+                )
+                known.set_evaluation(evaluation_from_record(record))
+                self._seen[record.source_hash] = known
+        records = [r for r in records if r.operator != MINIMISE_OPERATOR]
         stored = {r.source_hash: r for r in records if r.outcome != "invalid"}
         made = [c.source_hash for c in candidates]
         if sorted(made) != sorted(stored):
@@ -238,15 +319,15 @@ class Search:
         return children
 
     def _first_genome(self, original: Candidate):
-        edit = self.target.random_edit(self.rng)
+        edit = self.target.random_edit(self.rng, weights=self.weights)
         return ((edit,) if edit else None), "mutation:add", (original,)
 
     def _vary(self, population: list[Candidate]):
         first = self._tournament(population)
         if len(population) > 1 and self.rng.random() < _CROSSOVER_RATE:
             second = self._tournament(population)
-            genome = _one_point_crossover(first.genome, second.genome, self.rng)
-            return genome, "crossover", (first, second)
+            child, _ = crossover(self.crossover, self.rng, first.genome, second.genome)
+            return child or None, f"crossover:{self.crossover}", (first, second)
         genome, kind = self._mutate(first.genome)
         return genome, f"mutation:{kind}", (first,)
 
@@ -264,7 +345,7 @@ class Search:
         if kind == "remove":
             index = self.rng.randrange(len(genome))
             return genome[:index] + genome[index + 1 :], kind
-        edit = self.target.random_edit(self.rng)
+        edit = self.target.random_edit(self.rng, weights=self.weights)
         if edit is None:
             return None, kind
         if kind == "add" and len(genome) < self.max_edits:
@@ -385,13 +466,6 @@ def _rank_key(candidate: Candidate) -> tuple[int, int, float, int]:
     fitness = candidate.evaluation.fitness
     passing = 0 if candidate.evaluation.passed else 1
     return (passing, fitness.failures, fitness.cost, fitness.edits)
-
-
-def _one_point_crossover(first, second, rng: random.Random):
-    cut_first = rng.randint(0, len(first))
-    cut_second = rng.randint(0, len(second))
-    child = first[:cut_first] + second[cut_second:]
-    return child or None
 
 
 class ResumeMismatch(ConfigError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import socket
 import time
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def add_status_parser(commands, epilog: str) -> None:
         help="a folder with evolver.toml or pyproject.toml, or such a file (default: .)",
     )
     status.add_argument("run", nargs="?", help="the run id (default: the newest run)")
-    status.add_argument("--run-dir", type=Path, help="the folder that holds the archive")
+    status.add_argument("--run-dir", type=Path, help="the folder that contains the archive")
     status.add_argument("--all", action="store_true", help="list every run of the archive")
     status.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -114,7 +115,7 @@ def _choose(archive: Archive, requested: str | None, path: Path) -> RunRecord:
             raise ConfigError(str(error)) from error
     run = archive.latest_run()
     if run is None:
-        raise ConfigError(f"The archive {path} holds no run yet.")
+        raise ConfigError(f"The archive {path} contains no run yet. Start one with `evolver run`.")
     return run
 
 
@@ -136,23 +137,32 @@ def describe_run(run: RunRecord, candidates: list[CandidateRecord]) -> dict:
         "evaluations": len(evaluated),
         "invalid": len(candidates) - len(evaluated),
         "outcomes": outcomes,
-        "original_cost": original.cost if original else None,
+        "original_cost": _finite(original.cost) if original else None,
         "best": None if best is None else {
             "candidate_id": best.candidate_id,
             "generation": best.generation,
-            "cost": best.cost,
+            "cost": _finite(best.cost),
             "edits": best.edits,
         },
         "seconds_since_last_generation": round(time.time() - last_write, 1),
     }
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _brief(run: RunRecord) -> dict:
     process = run.summary.get("_process", run.config.get("_process")) or {}
-    alive = run.status == "running" and _process_exists(process.get("pid"))
+    status = run.status
+    if status == "running":
+        if process.get("host") not in (None, socket.gethostname()):
+            status = f"running on host {process.get('host')}"
+        elif not _process_exists(process.get("pid")):
+            status = "running (process gone)"
     return {
         "run_id": run.run_id,
-        "status": run.status if alive or run.status != "running" else "running (process gone)",
+        "status": status,
         "target": run.target_path,
         "seed": run.seed,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created)),
@@ -179,8 +189,9 @@ def _print_run(report: dict) -> None:
         ratio = ""
         if report["original_cost"] and best["cost"] is not None:
             ratio = f", {best['cost'] / report['original_cost']:.3f} of the original's cost"
+        label = "Best so far" if report["status"].startswith("running") else "Best"
         out.print(
-            f"  Best so far: {best['candidate_id']} (generation {best['generation']}, "
+            f"  {label}: {best['candidate_id']} (generation {best['generation']}, "
             f"{format_count(best['edits'], 'edit')}{ratio})",
             highlight=False,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -26,8 +27,9 @@ exit codes:
   {EXIT_INTERNAL}    an unexpected internal error (rerun with --debug for a traceback)
   {EXIT_USAGE}    invalid configuration, flags or input files
   {EXIT_ORIGINAL_FAILS}    the original target does not pass its own suite
-       (with eval --check: the candidate does not pass it)
+       (with eval --check or canary --check: the candidate does not pass it)
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C
+evolver gate has exit codes of its own; see evolver gate --help.
 """
 
 RUN_EXAMPLES = """\
@@ -62,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_eval(commands)
     add_status_parser(commands, EXIT_CODES_HELP)
+    from ._sandbox_command import add_sandbox_parser
+
+    add_sandbox_parser(commands)
+    # These modules read EXIT_CODES_HELP from this one, so they load after it.
+    from ._canary_command import add_canary_parser
+    from ._review_command import add_review_parser
+
+    from ._gate_command import add_gate_parser
+    from ._mutate_command import add_mutate_parser, add_operators_parser
+
+    add_mutate_parser(commands)
+    add_operators_parser(commands)
+    add_canary_parser(commands)
+    add_review_parser(commands)
+    add_gate_parser(commands)
     return parser
 
 
@@ -97,12 +114,31 @@ def _add_run(commands) -> None:
     )
     run.add_argument("--population", type=int, help="candidates per generation (default 20)")
     run.add_argument("--seed", type=int, help="random seed of the search (default 0)")
-    run.add_argument("--sandbox", help="sandbox backend (default wasm, the only one so far)")
+    run.add_argument(
+        "--sandbox",
+        help=(
+            "where candidates run: wasm (default; fuel cost), docker (a container per "
+            "evaluation; wall-clock cost) or process (trusted code only)"
+        ),
+    )
     run.add_argument("--workers", type=int, help="parallel evaluations (default: one per core)")
     run.add_argument(
         "--max-examples", type=int, help="hypothesis examples per test (default 20)"
     )
     run.add_argument("--max-edits", type=int, help="edits per genome at most (default 8)")
+    run.add_argument(
+        "--crossover",
+        help="how parents' edit lists recombine: one_point (default), two_point, "
+        "uniform or concatenation",
+    )
+    run.add_argument(
+        "--finalists",
+        type=int,
+        help=(
+            "best variants to minimise and put through the canary gate at the end "
+            "(default 3; 0 gates none, so nothing is promoted)"
+        ),
+    )
     run.add_argument(
         "--run-dir", help="folder for the archive (default: .evolver beside the target)"
     )
@@ -114,8 +150,8 @@ def _add_run(commands) -> None:
         metavar="RUN",
         help=(
             "go on with an interrupted run of the archive (the newest one, or RUN) "
-            "from its last saved generation, with its stored settings; only --budget, "
-            "--workers and --run-dir may be given with it"
+            "from its last saved generation, with its stored settings; only --workers "
+            "and --run-dir may differ from them"
         ),
     )
     run.add_argument("--json", action="store_true", help="print one JSON object, no display")
@@ -165,7 +201,12 @@ def _add_eval(commands) -> None:
         "--module",
         help="module name the suite imports (default: the candidate's file name)",
     )
-    evaluate.add_argument("--sandbox", default="wasm", help="sandbox backend (default wasm)")
+    evaluate.add_argument(
+        "--sandbox", default="wasm", help="wasm (default), docker or process"
+    )
+    from ._eval_command import add_backend_arguments
+
+    add_backend_arguments(evaluate)
     evaluate.add_argument("--max-examples", type=int, default=20, help="examples per test")
     evaluate.add_argument("--seed", type=int, default=0, help="hypothesis seed")
     _add_limits(evaluate)
@@ -192,6 +233,30 @@ def main(argv: list[str] | None = None) -> int:
             from ._eval_command import eval_command
 
             return eval_command(arguments)
+        if arguments.command == "canary":
+            from ._canary_command import canary_command
+
+            return canary_command(arguments)
+        if arguments.command in ("review", "show", "export", "apply"):
+            from ._review_command import review_command
+
+            return review_command(arguments)
+        if arguments.command == "mutate":
+            from ._mutate_command import mutate_command
+
+            return mutate_command(arguments)
+        if arguments.command == "operators":
+            from ._mutate_command import operators_command
+
+            return operators_command(arguments)
+        if arguments.command == "gate":
+            from ._gate_command import gate_command
+
+            return gate_command(arguments)
+        if arguments.command == "sandbox":
+            from ._sandbox_command import sandbox_command
+
+            return sandbox_command(arguments)
         if arguments.command == "status":
             from ._status_command import status_command
 
@@ -202,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout left early, as `| head` does: not an error of ours.
+        # Pointing stdout at /dev/null keeps the flush at exit from failing again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as error:  # noqa: BLE001 - the last line of defence of the CLI
         if arguments.debug:
             traceback.print_exc()
@@ -222,5 +293,23 @@ def _report_error(
     return code
 
 
+def entry() -> None:
+    """Run the command line as a program, and end the process at once afterwards.
+
+    wasmtime's runtime threads can abort the process (SIGABRT, "panic in a function
+    that cannot unwind") when the interpreter tears itself down around them, which
+    turned a finished command's exit code into -6 now and then. Every command has
+    closed its sandboxes, workers and files by the time `main` returns, so this
+    flushes the output and skips the teardown.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -143,15 +143,28 @@ def test_run_finds_planted_speedup(stats_example: Path):
 
     with sqlite3.connect(summary["archive"]) as connection:
         (evaluated,) = connection.execute(
-            "SELECT count(*) FROM candidates WHERE run_id = ? AND outcome != 'invalid'",
+            "SELECT count(*) FROM candidates WHERE run_id = ? AND outcome != 'invalid'"
+            " AND operator != 'minimise'",
             (summary["run_id"],),
         ).fetchone()
-    # Every evaluation, the original's included, is in the archive.
+    # Every evaluation of the search, the original's included, is in the archive.
     assert evaluated == summary["evaluations"]
+    # The planted speed-up survives minimisation as one edit and the canary gate.
+    assert summary["promoted"]
+    promoted = summary["gated"][0]
+    assert promoted["promoted"] is True
+    assert promoted["edits"] == 1
+    assert promoted["verdict"] == "pass"
+    with Archive.open(summary["archive"], readonly=True) as stored:
+        verdict = stored.verdict(summary["run_id"], promoted["candidate_id"])
+    assert verdict is not None
+    assert verdict.promoted is True
 
 
 def test_best_candidate_reevaluates_the_same(stats_example: Path, tmp_path: Path):
-    result = evolver("run", str(stats_example), "--budget", "24", "--seed", "2", "--json")
+    result = evolver(
+        "run", str(stats_example), "--budget", "24", "--seed", "2", "--finalists", "0", "--json"
+    )
     assert result.returncode == 0, result.stderr
     best = json.loads(result.stdout)["best"][0]
     patch = tmp_path / "best.patch"
@@ -172,8 +185,9 @@ def test_best_candidate_reevaluates_the_same(stats_example: Path, tmp_path: Path
 
 
 def test_same_seed_gives_same_run(stats_example: Path):
-    first = evolver("run", str(stats_example), "--budget", "14", "--seed", "5", "--json")
-    second = evolver("run", str(stats_example), "--budget", "14", "--seed", "5", "--json")
+    flags = ("--budget", "14", "--seed", "5", "--finalists", "0", "--json")
+    first = evolver("run", str(stats_example), *flags)
+    second = evolver("run", str(stats_example), *flags)
     assert first.returncode == second.returncode == 0
     one, two = json.loads(first.stdout), json.loads(second.stdout)
     assert [b["candidate_id"] for b in one["best"]] == [b["candidate_id"] for b in two["best"]]
@@ -313,7 +327,7 @@ def test_killed_run_is_marked_interrupted(stats_example: Path, tmp_path: Path):
     run_dir = tmp_path / "runs"
     archive_path = run_dir / "archive.sqlite"
     process = start_evolver(
-        "run", str(stats_example), "--run-dir", str(run_dir), "--budget", "40",
+        "run", str(stats_example), "--run-dir", str(run_dir), "--budget", "40", "--finalists", "0",
         "--population", "2", "--workers", "2", "--seconds", "20",
     )
     try:
@@ -513,3 +527,34 @@ def test_eval_help_documents_check():
     assert "--check" in result.stdout
     assert "--output-kb" in result.stdout
     assert "with eval --check" in result.stdout
+
+
+def test_operator_weights_steer_the_search(stats_example: Path):
+    names = json.loads(evolver("operators", "--json").stdout)["operators"]
+    weights = "\n".join(
+        f"{entry['name']} = {1 if entry['name'] == 'delete_statement' else 0}"
+        for entry in names
+    )
+    config = stats_example / "evolver.toml"
+    config.write_text(config.read_text() + "\n[operators]\n" + weights + "\n")
+    result = evolver(
+        "run", str(stats_example), "--budget", "6", "--population", "3",
+        "--finalists", "0", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    with Archive.open(json.loads(result.stdout)["archive"], readonly=True) as stored:
+        (run,) = stored.runs()
+        operators = {
+            edit["operator"] for record in stored.candidates(run.run_id)
+            for edit in record.genome
+        }
+    assert operators == {"delete_statement"}
+
+
+def test_unknown_operator_weight(stats_example: Path):
+    config = stats_example / "evolver.toml"
+    config.write_text(config.read_text() + "\n[operators]\ndelete_statment = 2\n")
+    result = evolver("run", str(stats_example), "--budget", "2")
+    assert result.returncode == EXIT_USAGE
+    assert "delete_statment" in result.stderr
+    assert "delete_statement" in result.stderr

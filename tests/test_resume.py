@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
+from evolver._errors import ConfigError
+from evolver._resume import claim_archive
 
 from .conftest import EXAMPLES
 from .test_cli import EXIT_USAGE, child_pids, evolver, start_evolver, wait_for_generation
@@ -22,7 +24,7 @@ from .test_cli import EXIT_USAGE, child_pids, evolver, start_evolver, wait_for_g
 STATS = EXAMPLES / "stats"
 
 #: Settings of every run in this file: small, so that a run has several generations.
-RUN = ("--budget", "26", "--population", "5", "--seed", "3")
+RUN = ("--budget", "30", "--population", "6", "--seed", "1", "--finalists", "1")
 
 
 def archive_contents(path: Path) -> tuple[list, dict]:
@@ -75,10 +77,14 @@ def test_killed_runs_resume_exactly(tmp_path: Path, uninterrupted):
     process = start_evolver(*location, *RUN, "--workers", "2")
     kills = 0
     # Kill the run as soon as each of these generations is on disk, while the next
-    # one is being evaluated; then resume it and kill it again.
-    for generation in (0, 2, 3):
+    # one is being evaluated, and last while the canary gate runs; then resume it
+    # and kill it again.
+    for generation in (0, 2, 3, None):
         try:
-            wait_for_generation(archive_path, generation, process)
+            if generation is None:
+                wait_for_line(process, "Canary gate for")
+            else:
+                wait_for_generation(archive_path, generation, process)
             time.sleep(0.3)
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate(timeout=60)
@@ -91,7 +97,7 @@ def test_killed_runs_resume_exactly(tmp_path: Path, uninterrupted):
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr
     assert "Resuming run" in stderr
-    assert kills == 3
+    assert kills == 4
     assert archive_contents(archive_path) == uninterrupted
 
 
@@ -112,6 +118,14 @@ def test_killed_worker_is_replaced(tmp_path: Path, uninterrupted):
     assert process.returncode == 0, stderr
     # The lost evaluation was retried, so nothing differs from a run without the kill.
     assert archive_contents(tmp_path / "archive.sqlite") == uninterrupted
+
+
+def wait_for_line(process, text: str) -> None:
+    """Read the run's stderr until a line contains `text`."""
+    for line in process.stderr:
+        if text in line:
+            return
+    raise AssertionError(f"the run ended without printing {text!r}")
 
 
 def test_ctrl_c_message_resumes(tmp_path: Path, uninterrupted):
@@ -145,7 +159,7 @@ def test_status_while_running(tmp_path: Path):
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
     assert report["status"] == "running"
-    assert report["budget"] == 26
+    assert report["budget"] == 30
     assert report["generations"] >= 2
     assert report["evaluations"] >= 2
     assert f"Run {report['run_id']} of " in text.stdout
@@ -249,3 +263,32 @@ def test_kill_during_commit_keeps_whole_generations(tmp_path: Path, delay: float
     assert counts, "the writer stored nothing before it was killed"
     assert set(counts.values()) == {200}
     assert sorted(counts) == list(range(len(counts)))
+
+
+def test_one_resume_at_a_time(tmp_path: Path):
+    path = tmp_path / "archive.sqlite"
+    first = claim_archive(path)
+    try:
+        with pytest.raises(ConfigError, match="Another evolver is resuming"):
+            claim_archive(path)
+    finally:
+        first.close()
+    claim_archive(path).close()
+
+
+def test_resume_refuses_budget_change(stats_example: Path, tmp_path: Path):
+    finished = evolver("run", str(stats_example), "--run-dir", str(tmp_path), "--budget", "2")
+    assert finished.returncode == 0, finished.stderr
+    with Archive.open(tmp_path / "archive.sqlite") as stored:
+        (run,) = stored.runs()
+        stored.finish_run(run.run_id, "interrupted", {})
+    result = evolver(
+        "run", str(stats_example), "--run-dir", str(tmp_path), "--resume", "--budget", "9"
+    )
+    assert result.returncode == EXIT_USAGE
+    assert "--budget cannot change when resuming" in result.stderr
+    unknown = evolver("run", "--run-dir", str(tmp_path), "--resume", "rnosuch")
+    assert unknown.returncode == EXIT_USAGE
+    assert "rnosuch" in unknown.stderr
+    with Archive.open(tmp_path / "archive.sqlite", readonly=True) as stored:
+        assert stored.run(run.run_id).status == "interrupted"
