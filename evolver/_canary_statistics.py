@@ -52,6 +52,8 @@ class MannWhitney:
         return min(1.0, 2 * min(self.p_less, self.p_greater))
 
 
+# NOTE: evolver/_gate_stats.py computes the same U test, with exact p-values for
+# small samples. The two should become one.
 def mann_whitney_u(first: Sequence[float], second: Sequence[float]) -> MannWhitney:
     """Compute the Mann-Whitney U test of `first` against `second`.
 

@@ -383,7 +383,7 @@ def _open_archive(path: Path) -> Archive:
         raise ConfigError(str(error)) from error
 
 
-#: What the guest can import, by backend, for messages about import errors.
+#: Descriptions of what the guest can import, by backend, for import error messages.
 _SANDBOX_PYTHON = {
     "wasm": "The wasm sandbox is CPython 3.12 with the standard library and hypothesis "
     "only; a target that needs other packages runs with --sandbox docker.",
@@ -439,8 +439,8 @@ def build_summary(
     """Return the JSON-compatible report of a finished run.
 
     `improved` is true when some listed variant `improves` on the original, and
-    each entry of `best` has its own `improved`. `gated` lists what the canary gate
-    said of each minimised finalist, and `promoted` the ids of those it promoted.
+    each entry of `best` has its own `improved`. `gated` lists the canary gate's
+    verdict on each minimised finalist, and `promoted` the ids of those it promoted.
     """
     original = _fitness_json(result.original)
     best = []

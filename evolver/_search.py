@@ -163,8 +163,8 @@ class Search:
     ) -> SearchResult:
         """Search until the budget is spent or no unseen child can be made.
 
-        `saved` holds the archived records of the generations a resumed run has
-        already written, by generation; they are replayed, not evaluated again.
+        `saved` contains the archived records of the generations a resumed run has
+        already written, by generation. They are replayed, not evaluated again.
         """
         saved = dict(saved or {})
         population: list[Candidate] = []

@@ -77,8 +77,7 @@ def test_killed_runs_resume_exactly(tmp_path: Path, uninterrupted):
     process = start_evolver(*location, *RUN, "--workers", "2")
     kills = 0
     # Kill the run as soon as each of these generations is on disk, while the next
-    # one is being evaluated, and last while the canary gate runs; then resume it
-    # and kill it again.
+    # one is being evaluated, and last while the canary gate runs. Resume after each.
     for generation in (0, 2, 3, None):
         try:
             if generation is None:
