@@ -84,6 +84,7 @@ def promote(
 ) -> list[Promotion]:
     """Minimise each finalist, gate it, and store the candidate and its verdict."""
     promotions = []
+    gated: set[str] = set()
     for finalist in finalists:
         note(
             f"Minimising {finalist.candidate_id} "
@@ -100,6 +101,10 @@ def promote(
         if not minimised.genome:
             # Every edit can be dropped, so the finalist is no better than the original.
             continue
+        if minimised.candidate_id in gated:
+            # Finalists often minimise to the same variant, which is gated once.
+            continue
+        gated.add(minimised.candidate_id)
         note(f"Canary gate for {minimised.candidate_id}")
         verdict = canary_candidate(
             search.target,
