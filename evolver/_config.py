@@ -39,6 +39,9 @@ class RunConfig:
     crossover: str = "one_point"
     #: Best variants that are minimised and put through the canary gate; 0 skips both.
     finalists: int = 3
+    #: With the wasm sandbox, evaluate each candidate in a fork of one started guest
+    #: instead of starting a guest for each; the canary gate always starts fresh ones.
+    warm: bool = True
     run_dir: Path | None = None
     fuel: int = Limits.fuel
     memory_mb: int = Limits.memory_bytes // (1024 * 1024)
@@ -90,6 +93,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "max_edits": (int, "a whole number of edits per genome, at least 1"),
     "crossover": (str, f"one of: {', '.join(CROSSOVERS)}"),
     "finalists": (int, "a whole number of variants to gate at the end, 0 or more"),
+    "warm": (bool, "true or false"),
     "run_dir": (str, "a folder for the archive"),
     "fuel": (int, "a whole number of WebAssembly instructions, at least 1000000"),
     "memory_mb": (int, "a whole number of MiB, at least 32"),
@@ -225,7 +229,9 @@ def _check_value(key: str, value: Any, source: str) -> None:
             f"Unknown configuration key {key!r} in {source}. Known keys: {known}."
         )
     expected, fix = _KEYS[key]
-    wrong_type = not isinstance(value, expected) or isinstance(value, bool)
+    wrong_type = not isinstance(value, expected) or (
+        isinstance(value, bool) and expected is not bool
+    )
     if wrong_type:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
     if key == "functions" and not all(isinstance(item, str) for item in value):

@@ -39,10 +39,14 @@ class Task:
     edits: int
 
 
-def _worker_main(connection: Connection, sandbox_name: str) -> None:
+def _worker_main(connection: Connection, sandbox_name: str, warm_memory: int | None) -> None:
+    from fitness import warm_sandbox
     from sandbox import create_sandbox
 
-    sandbox = create_sandbox(sandbox_name)
+    if warm_memory is not None:
+        sandbox = warm_sandbox(warm_memory)
+    else:
+        sandbox = create_sandbox(sandbox_name)
     try:
         _serve(connection, sandbox)
     except (BrokenPipeError, ConnectionResetError, EOFError, KeyboardInterrupt):
@@ -88,10 +92,10 @@ def _start_without_sigint(process) -> None:
 
 
 class _Worker:
-    def __init__(self, context, sandbox_name: str) -> None:
+    def __init__(self, context, sandbox_name: str, warm_memory: int | None) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, sandbox_name), daemon=True
+            target=_worker_main, args=(child, sandbox_name, warm_memory), daemon=True
         )
         _start_without_sigint(self.process)
         child.close()
@@ -115,16 +119,25 @@ class _Worker:
 
 
 class LocalExecutor:
-    """Evaluate tasks on `workers` local processes, each with its own sandbox."""
+    """Evaluate tasks on `workers` local processes, each with its own sandbox.
 
-    def __init__(self, sandbox_name: str, workers: int) -> None:
+    With `warm_memory` set, the sandbox name must be "wasm" and each worker keeps a
+    warm wasm guest (`fitness.warm_sandbox`) started with that memory limit in bytes.
+    """
+
+    def __init__(
+        self, sandbox_name: str, workers: int, *, warm_memory: int | None = None
+    ) -> None:
+        if warm_memory is not None and sandbox_name != "wasm":
+            raise ValueError(f"the warm mode needs the wasm sandbox, not {sandbox_name!r}")
         self._sandbox_name = sandbox_name
+        self._warm_memory = warm_memory
         self._context = multiprocessing.get_context("spawn")
         self._workers = [self._spawn() for _ in range(workers)]
         self.replaced = 0
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._context, self._sandbox_name)
+        return _Worker(self._context, self._sandbox_name, self._warm_memory)
 
     def evaluate_many(
         self,

@@ -88,6 +88,8 @@ def resumed_config(run: RunRecord, flags: dict) -> RunConfig:
         for key, value in run.config.items()
         if not key.startswith("_") and value is not None
     }
+    # Runs stored before the warm mode existed started a fresh guest per evaluation.
+    stored.setdefault("warm", False)
     overrides = {key: flags.get(key) for key in RESUME_FLAGS}
     source = f"the stored configuration of run {run.run_id}"
     return build_config(stored, overrides, Path.cwd(), source)

@@ -51,12 +51,18 @@ _FLAG_KEYS = (
     "max_edits",
     "crossover",
     "finalists",
+    "warm",
     "run_dir",
     "fuel",
     "memory_mb",
     "seconds",
     "output_kb",
 )
+
+
+def uses_warm_guests(config: RunConfig) -> bool:
+    """Say whether a run evaluates its candidates in forks of started wasm guests."""
+    return config.warm and config.sandbox == "wasm"
 
 
 class RunInterrupted(EvolverError):
@@ -208,7 +214,9 @@ def _evolve(
     started = time.monotonic()
     search: Search | None = None
     try:
-        with LocalExecutor(config.sandbox, config.worker_count) as executor:
+        warm_memory = config.limits.memory_bytes if uses_warm_guests(config) else None
+        executor = LocalExecutor(config.sandbox, config.worker_count, warm_memory=warm_memory)
+        with executor:
             search = Search(
                 target=target,
                 suite=suite,

@@ -140,6 +140,17 @@ def _add_run(commands) -> None:
         ),
     )
     run.add_argument(
+        "--cold",
+        dest="warm",
+        action="store_const",
+        const=False,
+        help=(
+            "start a fresh wasm guest for every evaluation; by default each worker "
+            "starts one guest and forks it for every evaluation, which is faster and "
+            "charges the same fuel"
+        ),
+    )
+    run.add_argument(
         "--run-dir", help="folder for the archive (default: .evolver beside the target)"
     )
     _add_limits(run)

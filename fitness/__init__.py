@@ -22,6 +22,7 @@ from ._evaluate import (
     score,
 )
 from ._suite import Suite, SuiteError
+from ._warm import warm_sandbox
 
 __all__ = [
     "CallInput",
@@ -43,4 +44,5 @@ __all__ = [
     "harness_source",
     "replay_inputs",
     "score",
+    "warm_sandbox",
 ]

@@ -161,6 +161,25 @@ _PRELOADED = (
 )
 
 
+#: A snapshot taken by `preload(snapshot=True)`, which `arm` extends.
+_early = []
+
+
+def preload(*, snapshot: bool = False) -> None:
+    """Import the modules that `arm` snapshots beside those already imported.
+
+    With `snapshot`, also record the bindings of every module now, so that `arm`
+    reads again only the modules imported after this call. The warm wasm mode does
+    this once, before it forks the guest for each evaluation.
+    """
+    for name in _PRELOADED:
+        __import__(name)
+    import logging  # noqa: F401 - imported for its side effect
+
+    if snapshot:
+        _early[:] = [_take_snapshot()]
+
+
 def arm(candidate_path: str):
     """Install the audit hook and return `(check, protect)`.
 
@@ -169,8 +188,7 @@ def arm(candidate_path: str):
     such as the suite's functions: their attributes can no longer be set from
     candidate code, and their code and hypothesis handles are compared at each check.
     """
-    for name in _PRELOADED:
-        __import__(name)
+    preload()
     # logging looks up the caller's frame for each record while `_srcfile` is set,
     # and the audit hook would deny that while candidate code is on the stack.
     import logging
@@ -183,10 +201,10 @@ def arm(candidate_path: str):
     for name in _MONITORING_FUNCTIONS:
         if hasattr(monitoring, name):
             delattr(monitoring, name)
-    snapshot = _take_snapshot()
+    snapshot = _take_snapshot(_early[0] if _early else None)
     # `kept` keeps every protected object alive, so their ids stay unique.
     kept = list(snapshot.protected)
-    protected_ids = {id(item) for item in kept}
+    protected_ids = set(snapshot.protected_ids)
     is_candidate = _install_hook(candidate_path, protected_ids)
     check, watch = _make_check(snapshot, is_candidate)
     keep, add_id = kept.append, protected_ids.add
@@ -215,11 +233,12 @@ def _with_handles(items):
 
 
 class _Snapshot:
-    def __init__(self, modules, bindings, builtin_items, protected, hooks):
+    def __init__(self, modules, bindings, builtin_items, protected, protected_ids, hooks):
         self.modules = modules
         self.bindings = bindings
         self.builtin_items = builtin_items
         self.protected = protected
+        self.protected_ids = protected_ids
         self.hooks = hooks
 
 
@@ -276,25 +295,43 @@ _MONITORING_FUNCTIONS = (
 _FULLY_WATCHED = ("__main__", __name__)
 
 
-def _take_snapshot() -> _Snapshot:
+def _take_snapshot(early=None) -> _Snapshot:
+    """Record the watched bindings of every module, and the builtins and hooks.
+
+    With an `early` snapshot, a module that is still the same object with the same
+    namespace as then keeps its early record, so only the modules imported since,
+    and those watched in full, are read again. Only trusted code may have run since
+    `early` was taken.
+    """
     modules = dict(sys.modules)
+    known = {}
+    if early is not None:
+        known = {id(record[0]): record for record in early.bindings}
     bindings = []
-    protected = []
-    for module in modules.values():
+    protected = list(early.protected) if early is not None else []
+    protected_ids = set(early.protected_ids) if early is not None else set()
+    for name, module in modules.items():
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
-        watched = []
         every_binding = getattr(module, "__name__", None) in _FULLY_WATCHED
-        for name, value in list(namespace.items()):
+        record = known.get(id(namespace))
+        if record is not None and not every_binding and early.modules.get(name) is module:
+            bindings.append(record)
+            continue
+        watched = []
+        for key, value in list(namespace.items()):
             if every_binding or isinstance(value, (type, type(sys))) or callable(value):
-                watched.append((name, value))
+                watched.append((key, value))
                 if isinstance(value, type) or hasattr(value, "__code__"):
                     protected.append(value)
+                    protected_ids.add(id(value))
         bindings.append((namespace, tuple(watched)))
     builtin_items = tuple(vars(builtins).items())
     hooks = _hook_state()
-    return _Snapshot(modules, tuple(bindings), builtin_items, tuple(protected), hooks)
+    return _Snapshot(
+        modules, tuple(bindings), builtin_items, tuple(protected), protected_ids, hooks
+    )
 
 
 def _make_hook_check(hooks, is_candidate):

@@ -2,6 +2,7 @@
 
 from ._base import BaseSandbox
 from ._types import Job, Limits, Outcome, Result, SandboxError
+from ._warm import WarmWasmSandbox
 
 __all__ = [
     "BACKENDS",
@@ -11,6 +12,7 @@ __all__ = [
     "Outcome",
     "Result",
     "SandboxError",
+    "WarmWasmSandbox",
     "boundary_warning",
     "create_sandbox",
 ]

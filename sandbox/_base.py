@@ -76,9 +76,9 @@ class BaseSandbox:
         raise NotImplementedError
 
 
-def write_job_files(job: Job, job_dir: Path) -> None:
+def write_job_files(job: Job, job_dir: Path, *, exist_ok: bool = False) -> None:
     """Write the job's files below `job_dir`, rejecting paths that leave it."""
-    job_dir.mkdir(parents=True)
+    job_dir.mkdir(parents=True, exist_ok=exist_ok)
     root = job_dir.resolve()
     for relative, content in job.files.items():
         destination = (job_dir / relative).resolve()

@@ -74,6 +74,9 @@ class _RunState:
     key_requests: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     slept_ns: int = 0
+    #: Virtual nanoseconds that passed before the fuel counter was last set; a forked
+    #: guest's clock goes on from its parent's instead of starting again.
+    clock_base_ns: int = 0
     marks: list[int] = field(default_factory=list)
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
@@ -255,7 +258,7 @@ class WasmSandbox(BaseSandbox):
 
     def _now_ns(self, caller: wasmtime.Caller, state: _RunState) -> int:
         consumed = state.fuel_limit - wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]
-        return consumed // FUEL_PER_NS + state.slept_ns
+        return state.clock_base_ns + consumed // FUEL_PER_NS + state.slept_ns
 
     def _clock_time_get(self, caller, clock_id: int, precision: int, pointer: int) -> int:
         state = self._current()

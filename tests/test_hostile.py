@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from fitness import EvaluationSettings, evaluate
-from sandbox import Job, Limits, Outcome, SandboxError, create_sandbox
+from fitness import EvaluationSettings, evaluate, warm_sandbox
+from sandbox import Job, Limits, Outcome, SandboxError, WarmWasmSandbox, create_sandbox
 
 from .test_fitness import GOOD, HOSTILE, SUITE
 
@@ -39,10 +39,14 @@ SLACK_SECONDS = 10
 
 BACKENDS = [
     pytest.param("wasm", id="wasm"),
+    pytest.param("warm", id="warm"),
     pytest.param("docker", id="docker", marks=pytest.mark.docker),
     pytest.param("process", id="process"),
 ]
-NATIVE = [param for param in BACKENDS if param.id != "wasm"]
+NATIVE = [param for param in BACKENDS if param.id not in ("wasm", "warm")]
+#: The warm wasm mode forks a guest that has started the harness, so only jobs of the
+#: harness use it; plain programs would run in fresh guests, as under "wasm".
+PROGRAM_BACKENDS = [param for param in BACKENDS if param.id != "warm"]
 
 ENDED = {Outcome.OK, Outcome.EXIT}
 STOPPED = {Outcome.TIMEOUT, Outcome.FUEL}
@@ -332,7 +336,10 @@ def _sandbox(request, created: dict):
         return request.getfixturevalue("wasm_sandbox")
     if name not in created:
         try:
-            created[name] = create_sandbox(name)
+            if name == "warm":
+                created[name] = warm_sandbox(LIMITS.memory_bytes)
+            else:
+                created[name] = create_sandbox(name)
         except SandboxError as error:
             # Remember the reason, so that the other cases skip at once.
             created[name] = str(error)
@@ -381,10 +388,12 @@ def test_hostile_candidate(sandbox, case, tmp_path, listener):
     port = listener.getsockname()[1]
     source = string.Template(template).substitute(host.substitutions(port))
 
+    forks = getattr(sandbox, "forks", 0)
     started = time.monotonic()
     evaluation = evaluate(sandbox, source, "target", SUITE, SETTINGS)
     elapsed = time.monotonic() - started
 
+    assert getattr(sandbox, "forks", 0) == forks + isinstance(sandbox, WarmWasmSandbox)
     assert_outcome(Outcome(evaluation.outcome), outcomes, evaluation.wall_seconds, evaluation.detail)
     assert evaluation.fitness.failures == len(SUITE.tests)
     assert math.isinf(evaluation.fitness.cost)
@@ -403,6 +412,7 @@ def test_wasm_forgeries_on_native(native_sandbox, case, tmp_path):
     assert_unchanged(host, native_sandbox)
 
 
+@pytest.mark.parametrize("sandbox", PROGRAM_BACKENDS, indirect=True)
 @pytest.mark.parametrize("case", cases(PROGRAMS, SLOW_PROGRAMS))
 def test_hostile_program(sandbox, case, tmp_path):
     if case == "fork_bomb" and sandbox.name == "process" and os.geteuid() == 0:
@@ -441,7 +451,9 @@ for path in [$canary, $suite, $archive]:
 """
 
 
-@pytest.mark.parametrize("sandbox", [p for p in BACKENDS if p.id != "process"], indirect=True)
+@pytest.mark.parametrize(
+    "sandbox", [p for p in PROGRAM_BACKENDS if p.id != "process"], indirect=True
+)
 def test_host_files_out_of_reach(sandbox, tmp_path):
     host = make_host(tmp_path)
     code = string.Template(REACH).substitute(host.substitutions(0))
@@ -470,6 +482,7 @@ except Exception:  # OSError, or AttributeError where the socket module has no n
 """
 
 
+@pytest.mark.parametrize("sandbox", PROGRAM_BACKENDS, indirect=True)
 def test_loopback_listener(sandbox, listener):
     code = string.Template(NETWORK).substitute(port=listener.getsockname()[1])
     result = sandbox.run(Job(files={"main.py": code.encode()}, argv=("main.py",), limits=LIMITS))
@@ -501,7 +514,9 @@ def test_executor_kills_stuck_worker(name, tmp_path, monkeypatch, native_sandbox
     source = "def square(n):\n    while True:\n        pass\n"
     task = Task(source, "target", SUITE, settings, 0)
 
-    with LocalExecutor(name, 1) as executor:
+    warm_memory = limits.memory_bytes if name == "warm" else None
+    backend = "wasm" if name == "warm" else name
+    with LocalExecutor(backend, 1, warm_memory=warm_memory) as executor:
         # Let the worker start its sandbox before the clock starts.
         (honest,) = executor.evaluate_many([Task(GOOD, "target", SUITE, SETTINGS, 0)])
         monkeypatch.setattr(_executor, "GRACE_SECONDS", 3 - limits.wall_seconds)

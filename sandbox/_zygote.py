@@ -1,0 +1,321 @@
+"""The server process behind the warm wasm mode: one guest, forked for every job.
+
+`python -m sandbox._zygote FOLDER MEMORY_BYTES DESCRIPTOR` starts the interpreter once
+in a wasmtime store, with the folders `FOLDER/warm` (read-only files that every job
+shares), `FOLDER/job` (read-only, rewritten by the client before each job) and
+`FOLDER/out` (writable, emptied before each job) preopened. The guest script imports
+what every job needs and then requests `FORK_LENGTH` random bytes. That request never
+returns in this process: the host function serves jobs from the connection on
+`DESCRIPTOR` instead, and for each one it forks. The child returns from the request
+with the job's fuel, deadline and report key in place and runs the job to its end; its
+parent waits for it, kills it past its deadline and sends the result back.
+
+Every child starts from the same memory image, so a candidate is charged the same fuel
+whether it is the first job or the hundredth, and nothing one candidate does reaches
+the next: each child's memory is a copy that ends with it.
+
+wasmtime runs file operations on a pool of helper threads that a forked child does not
+have. A thread the pool counts as idle would never pick up the child's work, so the
+server forks only once the pool's idle threads have timed out and gone (about 10 s after
+the guest's last file operation); a child's first file operation then starts a thread of
+its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import wasmtime
+
+from ._types import Outcome
+from ._wasm import _RunState, WasmSandbox, _classify
+from ._warm import FORK_LENGTH, RUNTIME_THREADS
+
+#: Maximum wait for the idle file-operation threads to go.
+IDLE_WAIT_SECONDS = 30.0
+#: Time a child may take beyond its job's wall-clock limit before it is killed.
+CHILD_GRACE_SECONDS = 5.0
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Zygote(WasmSandbox):
+    """Start the guest once and fork it for every job the connection sends."""
+
+    def __init__(self, folder: Path, memory_bytes: int, connection: Connection) -> None:
+        super().__init__()
+        self._folder = folder
+        self._memory_bytes = memory_bytes
+        self._connection = connection
+        self._forked = False
+        self._in_child = False
+        self._result_fd = -1
+        self._child_started = 0.0
+        self._stop_watchdog = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        # The guest's stdout and stderr are pipes that the server reads while a child
+        # runs. Each read end is opened first, so that wasmtime's open of the write end
+        # does not wait for a reader.
+        self._streams = {name: folder / name for name in ("stdout", "stderr")}
+        self._readers = {}
+        for name, path in self._streams.items():
+            # A server that died before this one may have left its pipes.
+            path.unlink(missing_ok=True)
+            os.mkfifo(path, 0o600)
+            self._readers[name] = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def serve(self) -> None:
+        """Run the guest; return in the server once the client has gone."""
+        state = _RunState(fuel_limit=10**13, deadline_ns=10**18, output_cap=1 << 20)
+        self._state = state
+        store = self._make_store(state, self._memory_bytes)
+        store.set_epoch_deadline(10**12)
+        store.set_wasi(self._zygote_wasi(state))
+        exit_code, trap = self._start(store)
+        if self._in_child:
+            self._finish_child(store, state, exit_code, trap)
+        if not self._forked:
+            detail = bytes(state.stderr[-3000:]).decode(errors="replace")
+            self._connection.send(("failed", f"exit {exit_code}, {trap}: {detail}"))
+
+    def _zygote_wasi(self, state: _RunState) -> wasmtime.WasiConfig:
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["python", "-S", "-B", "/warm/zygote.py"]
+        wasi.env = [
+            ("EVOLVER_JOB", "/job"),
+            ("EVOLVER_OUT", "/out"),
+            ("EVOLVER_METER", self.meter),
+            ("PYTHONPATH", "/lib"),
+            ("PYTHONPYCACHEPREFIX", "/pyc"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("PYTHONHASHSEED", "0"),
+            ("HYPOTHESIS_STORAGE_DIRECTORY", "/out/.hypothesis"),
+        ]
+        wasi.preopen_dir(str(self._folder / "job"), "/job", False)
+        wasi.preopen_dir(str(self._packages), "/lib", False)
+        wasi.preopen_dir(str(self._bytecode), "/pyc", False)
+        wasi.preopen_dir(str(self._folder / "warm"), "/warm", False)
+        wasi.preopen_dir(str(self._folder / "out"), "/out", True)
+        wasi.stdout_file = str(self._streams["stdout"])
+        wasi.stderr_file = str(self._streams["stderr"])
+        return wasi
+
+    def _random_get(self, caller, pointer: int, length: int) -> int:
+        if length == FORK_LENGTH and not self._forked:
+            self._forked = True
+            self._serve_jobs(caller)
+            # Only a child gets here, with its job set up.
+            caller["memory"].write(caller, bytes(length), pointer)
+            return 0
+        return super()._random_get(caller, pointer, length)
+
+    def _serve_jobs(self, caller) -> None:
+        try:
+            _wait_for_idle_threads()
+        except wasmtime.Trap as error:
+            self._connection.send(("failed", str(error)))
+            raise
+        self._connection.send(("ready", None))
+        while True:
+            try:
+                request = self._connection.recv()
+            except (EOFError, OSError):
+                request = None
+            if request is None:
+                raise wasmtime.Trap("the client closed the connection")
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_fd)
+                self._begin_child(caller, request, write_fd)
+                return
+            os.close(write_fd)
+            result = _wait_for_child(pid, read_fd, self._readers, request)
+            self._connection.send(("done", result))
+
+    def _begin_child(self, caller, request: dict, result_fd: int) -> None:
+        _die_with_parent()
+        self._connection.close()
+        for reader in self._readers.values():
+            os.close(reader)
+        self._in_child = True
+        self._result_fd = result_fd
+        state = self._current()
+        clock = self._now_ns(caller, state)
+        wasmtime.Store.set_fuel(caller, request["fuel"])  # type: ignore[arg-type]
+        wasmtime.Store.set_epoch_deadline(caller, 1)  # type: ignore[arg-type]
+        state.fuel_limit = request["fuel"]
+        state.clock_base_ns = clock
+        state.slept_ns = 0
+        state.deadline_ns = clock + int(request["wall_seconds"] * 1e9)
+        state.output_cap = request["output_bytes"]
+        state.report_key = request["report_key"]
+        state.key_requests = 0
+        state.marks.clear()
+        state.stdout.clear()
+        state.stderr.clear()
+        self._child_started = time.perf_counter()
+        self._watchdog = threading.Thread(
+            target=self._watch,
+            args=(
+                state,
+                self._folder / "out",
+                self._child_started + request["wall_seconds"],
+                self._stop_watchdog,
+            ),
+            daemon=True,
+        )
+        self._watchdog.start()
+
+    def _finish_child(self, store, state: _RunState, exit_code, trap) -> None:
+        fuel_used = state.fuel_limit - store.get_fuel()
+        self._stop_watchdog.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
+        outcome, detail = _classify(state, exit_code, trap, self._memory_bytes)
+        result = {
+            "outcome": outcome.value,
+            "exit_code": exit_code,
+            "usage": float(fuel_used),
+            "marks": tuple(float(mark) for mark in state.marks),
+            "wall_seconds": time.perf_counter() - self._child_started,
+            "detail": detail,
+            "key_requests": state.key_requests,
+        }
+        data = pickle.dumps(result)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._result_fd, view)
+            view = view[written:]
+        os.close(self._result_fd)
+        os._exit(0)
+
+
+def _wait_for_child(pid: int, read_fd: int, readers: dict[str, int], request: dict) -> dict:
+    """Collect a child's result and output; kill it past its deadline or output cap."""
+    deadline = time.monotonic() + request["wall_seconds"] + CHILD_GRACE_SECONDS
+    cap = request["output_bytes"]
+    output = {name: bytearray() for name in readers}
+    streams = {descriptor: name for name, descriptor in readers.items()}
+    chunks = []
+    failure = None
+    while failure is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            failure = _failure(Outcome.TIMEOUT, "the guest was killed past its deadline")
+            break
+        ready, _, _ = select.select([read_fd, *streams], [], [], remaining)
+        if read_fd in ready:
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        for descriptor in ready:
+            name = streams.get(descriptor)
+            if name is not None and _drain(descriptor, output[name], cap):
+                failure = _failure(Outcome.OUTPUT, f"{name} exceeded {cap} bytes")
+    if failure is not None:
+        os.kill(pid, signal.SIGKILL)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    for name, descriptor in readers.items():
+        if _drain(descriptor, output[name], cap) and failure is None:
+            failure = _failure(Outcome.OUTPUT, f"{name} exceeded {cap} bytes")
+    if failure is None:
+        try:
+            failure = pickle.loads(b"".join(chunks))
+        except Exception:  # noqa: BLE001 - a child that died mid-write sent no result
+            detail = f"the forked guest died ({_describe_status(status)})"
+            failure = _failure(Outcome.ERROR, detail)
+    result = failure
+    result["stdout"] = bytes(output["stdout"])
+    result["stderr"] = bytes(output["stderr"])
+    return result
+
+
+def _drain(descriptor: int, buffer: bytearray, cap: int) -> bool:
+    """Read what a pipe holds into `buffer`, up to `cap`; return whether more came."""
+    exceeded = False
+    while True:
+        try:
+            chunk = os.read(descriptor, 1 << 16)
+        except BlockingIOError:
+            return exceeded
+        if not chunk:
+            return exceeded
+        room = cap - len(buffer)
+        buffer.extend(chunk[: max(room, 0)])
+        exceeded = exceeded or len(chunk) > room
+
+
+def _failure(outcome: Outcome, detail: str) -> dict:
+    return {
+        "outcome": outcome.value,
+        "exit_code": None,
+        "usage": 0.0,
+        "marks": (),
+        "wall_seconds": 0.0,
+        "detail": detail,
+        "key_requests": 0,
+    }
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"status {os.waitstatus_to_exitcode(status)}"
+
+
+def _wait_for_idle_threads() -> None:
+    """Wait until only this thread and the runtime's worker threads are left."""
+    expected = 1 + RUNTIME_THREADS
+    deadline = time.monotonic() + IDLE_WAIT_SECONDS
+    while len(os.listdir("/proc/self/task")) > expected:
+        if time.monotonic() > deadline:
+            count = len(os.listdir("/proc/self/task"))
+            raise wasmtime.Trap(
+                f"the server still had {count} threads after {IDLE_WAIT_SECONDS:.0f} s, "
+                f"not {expected}, so it cannot fork the guest safely"
+            )
+        time.sleep(0.1)
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main(arguments: list[str]) -> int:
+    folder, memory_bytes, descriptor = arguments
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    connection = Connection(int(descriptor))
+    try:
+        Zygote(Path(folder), int(memory_bytes), connection).serve()
+    except Exception as error:  # noqa: BLE001 - the client reports the failure
+        try:
+            connection.send(("failed", f"{type(error).__name__}: {error}"))
+        except OSError:
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # wasmtime's runtime threads can abort the interpreter's normal teardown.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKIO_WORKER_THREADS", str(RUNTIME_THREADS))
+    main(sys.argv[1:])

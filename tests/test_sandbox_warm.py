@@ -1,0 +1,205 @@
+"""The warm wasm mode: jobs run in forks of one started guest.
+
+Each fork starts from the same memory image, so these tests check what that promises:
+a candidate is charged the same fuel whatever ran before it, in this guest or in
+another warm guest; nothing a candidate does reaches the next one; jobs the warm guest
+was not started for run in fresh guests; and the processes behind the mode end with
+their owner. The hostile candidates of `test_hostile.py` run in this mode as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from fitness import EvaluationSettings, build_job, evaluate, score, warm_sandbox
+from sandbox import Job, Limits, Outcome
+
+from .test_fitness import GOOD, HOSTILE, SUITE, WRONG
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = Limits(wall_seconds=20, memory_bytes=256 * 1024 * 1024, fuel=20_000_000_000)
+SETTINGS = EvaluationSettings(max_examples=10, limits=LIMITS)
+
+#: Candidates that change what they can reach in the guest: the builtins, hypothesis,
+#: the guard, the out folder, the harness's modules, the interpreter's caches.
+POISONERS = {
+    "builtins": "import builtins\nbuiltins.len = lambda value: 0\ndef square(n):\n    return n * n\n",
+    "hypothesis": (
+        "import hypothesis\nhypothesis.given = None\n"
+        "def square(n):\n    return n * n\n"
+    ),
+    "out_folder": (
+        "import os\n"
+        "os.makedirs('/out/left/behind', exist_ok=True)\n"
+        "open('/out/report.jsonl.next', 'w').write('x' * 1000)\n"
+        "def square(n):\n    return n * n\n"
+    ),
+    "module_cache": (
+        "import sys, types\n"
+        "sys.modules['math'] = types.ModuleType('math')\n"
+        "def square(n):\n    return n * n\n"
+    ),
+    "memory": "BIG = bytearray(150 * 1024 * 1024)\ndef square(n):\n    return n * n\n",
+    "endless": "def square(n):\n    while True:\n        pass\n",
+}
+
+
+@pytest.fixture(scope="module")
+def warm():
+    sandbox = warm_sandbox(LIMITS.memory_bytes)
+    yield sandbox
+    sandbox.close()
+
+
+def run_good(sandbox):
+    job = build_job(GOOD, "target", SUITE, SETTINGS)
+    result = sandbox.run(job)
+    return result, score(result, SUITE, 0, job.report_key)
+
+
+def spans(result) -> list[float]:
+    """Return the fuel between each pair of meter marks."""
+    marks = result.marks
+    return [marks[index + 1] - marks[index] for index in range(0, len(marks), 2)]
+
+
+def test_fuel_is_the_candidates_own(warm):
+    first, first_score = run_good(warm)
+    for source in [*POISONERS.values(), WRONG]:
+        evaluate(warm, source, "target", SUITE, SETTINGS)
+    again, again_score = run_good(warm)
+    other = warm_sandbox(LIMITS.memory_bytes)
+    try:
+        elsewhere, _ = run_good(other)
+    finally:
+        other.close()
+
+    assert first.outcome is Outcome.OK
+    assert first_score.passed
+    assert math.isfinite(first_score.fitness.cost)
+    # What a candidate is charged is the fuel between each benchmark's two marks, and
+    # that is the same to the unit. The fuel of the whole job is not charged; like a
+    # fresh guest's, it can differ by a few hundred units in a few hundred million.
+    assert spans(again) == spans(first) == spans(elsewhere)
+    assert again_score.benchmarks == first_score.benchmarks
+    assert again_score.fitness.cost == first_score.fitness.cost
+    assert abs(again.usage - first.usage) < 1e-5 * first.usage
+
+
+@pytest.mark.parametrize("case", sorted(POISONERS))
+def test_poison_stays_with_its_candidate(warm, case):
+    before, before_score = run_good(warm)
+    evaluate(warm, POISONERS[case], "target", SUITE, SETTINGS)
+    after, after_score = run_good(warm)
+    assert after_score.passed, after_score.detail
+    assert spans(after) == spans(before)
+    assert after_score.benchmarks == before_score.benchmarks
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_forgeries_fail(warm, case):
+    forks = warm.forks
+    evaluation = evaluate(warm, HOSTILE[case], "target", SUITE, SETTINGS)
+    assert warm.forks == forks + 1
+    assert evaluation.fitness.failures == len(SUITE.tests)
+    assert math.isinf(evaluation.fitness.cost)
+
+
+def test_outcomes_agree_with_fresh_guests(warm, wasm_sandbox):
+    results = {}
+    for name, source in (("good", GOOD), ("wrong", WRONG)):
+        warm_result = evaluate(warm, source, "target", SUITE, SETTINGS)
+        cold_result = evaluate(wasm_sandbox, source, "target", SUITE, SETTINGS)
+        assert warm_result.outcome == cold_result.outcome == "ok"
+        assert [t.passed for t in warm_result.tests] == [t.passed for t in cold_result.tests]
+        results[name] = warm_result
+    assert results["good"].fitness.failures == 0
+    assert results["wrong"].fitness.failures > 0
+
+
+def test_other_jobs_run_in_fresh_guests(warm):
+    forks = warm.forks
+    job = build_job(GOOD, "target", SUITE, SETTINGS)
+    plain = Job(files={"main.py": b"print(6 * 7)\n"}, argv=("main.py",), limits=LIMITS)
+    with_env = dataclasses.replace(job, env={"EXTRA": "1"})
+    other_memory = build_job(
+        GOOD, "target", SUITE, EvaluationSettings(limits=Limits(memory_bytes=64 << 20))
+    )
+    assert warm.run(plain).stdout == b"42\n"
+    assert score(warm.run(with_env), SUITE, 0, job.report_key).passed
+    assert score(warm.run(other_memory), SUITE, 0, other_memory.report_key).passed
+    assert warm.forks == forks
+
+
+def test_output_and_deadline_are_enforced(warm):
+    loud = "import sys\nsys.stdout.write('x' * 5_000_000)\ndef square(n):\n    return n * n\n"
+    evaluation = evaluate(warm, loud, "target", SUITE, SETTINGS)
+    assert evaluation.outcome == Outcome.OUTPUT.value
+    sleeper = "import time\ntime.sleep(10**6)\ndef square(n):\n    return n * n\n"
+    evaluation = evaluate(warm, sleeper, "target", SUITE, SETTINGS)
+    assert evaluation.outcome == Outcome.TIMEOUT.value
+    assert evaluation.wall_seconds < LIMITS.wall_seconds
+    assert run_good(warm)[1].passed
+
+
+def test_dead_server_is_restarted(tmp_path):
+    sandbox = warm_sandbox(LIMITS.memory_bytes)
+    try:
+        os.kill(sandbox._server.pid, signal.SIGKILL)
+        sandbox._server.wait()
+        broken = evaluate(sandbox, GOOD, "target", SUITE, SETTINGS)
+        assert broken.outcome == Outcome.ERROR.value
+        assert run_good(sandbox)[1].passed
+    finally:
+        sandbox.close()
+    assert not sandbox._folder.exists()
+
+
+OWNER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from fitness import warm_sandbox
+    sandbox = warm_sandbox()
+    print(sandbox._server.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_server_ends_with_its_owner(tmp_path):
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER.format(root=str(ROOT))],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        server = int(owner.stdout.readline())
+        assert _alive(server)
+    finally:
+        owner.kill()
+        owner.wait()
+        owner.stdout.close()
+    deadline = time.monotonic() + 10
+    while _alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(server)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
