@@ -13,7 +13,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fitness import Evaluation, EvaluationSettings, Suite, SuiteError, evaluate
+from fitness import (
+    Evaluation,
+    EvaluationSettings,
+    Suite,
+    SuiteError,
+    evaluate,
+    warm_sandbox,
+)
 from sandbox import BACKENDS, SandboxError, boundary_warning, create_sandbox
 
 from ._config import build_limits
@@ -100,8 +107,16 @@ def eval_command(arguments) -> int:
     warning = boundary_warning(arguments.sandbox)
     if warning is not None:
         print(f"evolver: {warning}", file=sys.stderr)
+    if arguments.warm and arguments.sandbox != "wasm":
+        raise ConfigError(
+            f"--warm applies to the wasm sandbox only, not to {arguments.sandbox}. "
+            "Drop --warm or use --sandbox wasm."
+        )
     try:
-        sandbox = create_sandbox(arguments.sandbox, **options)
+        if arguments.warm:
+            sandbox = warm_sandbox(limits.memory_bytes)
+        else:
+            sandbox = create_sandbox(arguments.sandbox, **options)
     except (SandboxError, ValueError) as error:
         raise ConfigError(f"The {arguments.sandbox} sandbox cannot start: {error}") from error
     with sandbox:

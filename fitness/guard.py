@@ -46,6 +46,7 @@ import builtins
 import hashlib
 import hmac
 import json.encoder
+import operator
 import os
 import sys
 import types
@@ -99,6 +100,12 @@ _INTROSPECTION_EVENTS = frozenset(
         "resource.setrlimit",
         "resource.prlimit",
     }
+)
+#: CPython's own test modules, which candidate code may not import: `_testcapi`
+#: and `_testinternalcapi` can write memory out of bounds on purpose, and the
+#: check relies on `_testcapi`'s dict versions.
+_TEST_MODULES = frozenset(
+    {"_testcapi", "_testinternalcapi", "_testbuffer", "_testclinic", "_xxtestfuzz"}
 )
 #: Prefix of the audit events of `ctypes`, which reads and writes any memory.
 _CTYPES_PREFIX = "ctypes."
@@ -174,6 +181,8 @@ def preload(*, snapshot: bool = False) -> None:
     """
     for name in _PRELOADED:
         __import__(name)
+    # Looked up before any snapshot, so that arming imports nothing more.
+    _dict_version_reader()
     import logging  # noqa: F401 - imported for its side effect
 
     if snapshot:
@@ -201,10 +210,10 @@ def arm(candidate_path: str):
     for name in _MONITORING_FUNCTIONS:
         if hasattr(monitoring, name):
             delattr(monitoring, name)
-    snapshot = _take_snapshot(_early[0] if _early else None)
+    snapshot = _take_snapshot(_early.pop() if _early else None)
     # `kept` keeps every protected object alive, so their ids stay unique.
-    kept = list(snapshot.protected)
-    protected_ids = set(snapshot.protected_ids)
+    kept = snapshot.protected
+    protected_ids = snapshot.protected_ids
     is_candidate = _install_hook(candidate_path, protected_ids)
     check, watch = _make_check(snapshot, is_candidate)
     keep, add_id = kept.append, protected_ids.add
@@ -240,6 +249,12 @@ class _Snapshot:
         self.protected = protected
         self.protected_ids = protected_ids
         self.hooks = hooks
+        #: The records and the modules by name of those not watched in full, and the
+        #: `sys.modules` keys of those that are: what a later snapshot may keep while
+        #: the same modules are in place, and what it reads again.
+        self.shared_bindings = ()
+        self.shared_modules = {}
+        self.full_names = ()
 
 
 def _make_undumpable() -> None:
@@ -259,10 +274,9 @@ def _make_undumpable() -> None:
 
 def _hook_state():
     """Return the places where code can be scheduled to run between two checks."""
+    import _thread
     import gc
     import signal
-
-    import _thread
 
     handlers = ()
     valid_signals = getattr(signal, "valid_signals", None)
@@ -298,27 +312,27 @@ _FULLY_WATCHED = ("__main__", __name__)
 def _take_snapshot(early=None) -> _Snapshot:
     """Record the watched bindings of every module, and the builtins and hooks.
 
-    With an `early` snapshot, a module that is still the same object with the same
-    namespace as then keeps its early record, so only the modules imported since,
-    and those watched in full, are read again. Only trusted code may have run since
-    `early` was taken.
+    With an `early` snapshot whose modules are all still in `sys.modules` as the same
+    objects, its records are kept, and only the modules imported since and those
+    watched in full are read again. Only trusted code may have run since `early` was
+    taken, and `early` is used up: its lists are extended in place.
     """
     modules = dict(sys.modules)
-    known = {}
-    if early is not None:
-        known = {id(record[0]): record for record in early.bindings}
-    bindings = []
-    protected = list(early.protected) if early is not None else []
-    protected_ids = set(early.protected_ids) if early is not None else set()
-    for name, module in modules.items():
+    if early is not None and _same_modules(early.shared_modules, modules):
+        bindings = list(early.shared_bindings)
+        protected, protected_ids = early.protected, early.protected_ids
+        fresh = sorted(modules.keys() - early.modules.keys())
+        names = [*fresh, *(name for name in early.full_names if name in modules)]
+    else:
+        bindings, protected, protected_ids = [], [], set()
+        names = list(modules)
+    shared, full_names, shared_modules = [], [], {}
+    for name in names:
+        module = modules[name]
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
         every_binding = getattr(module, "__name__", None) in _FULLY_WATCHED
-        record = known.get(id(namespace))
-        if record is not None and not every_binding and early.modules.get(name) is module:
-            bindings.append(record)
-            continue
         watched = []
         for key, value in list(namespace.items()):
             if every_binding or isinstance(value, (type, type(sys))) or callable(value):
@@ -326,12 +340,30 @@ def _take_snapshot(early=None) -> _Snapshot:
                 if isinstance(value, type) or hasattr(value, "__code__"):
                     protected.append(value)
                     protected_ids.add(id(value))
-        bindings.append((namespace, tuple(watched)))
+        record = (namespace, tuple(watched))
+        bindings.append(record)
+        if every_binding:
+            full_names.append(name)
+        else:
+            shared.append(record)
+            shared_modules[name] = module
     builtin_items = tuple(vars(builtins).items())
     hooks = _hook_state()
-    return _Snapshot(
-        modules, tuple(bindings), builtin_items, tuple(protected), protected_ids, hooks
+    snapshot = _Snapshot(
+        modules, tuple(bindings), builtin_items, protected, protected_ids, hooks
     )
+    snapshot.shared_bindings = tuple(shared)
+    snapshot.shared_modules = shared_modules
+    snapshot.full_names = tuple(full_names)
+    return snapshot
+
+
+def _same_modules(then: dict, now: dict) -> bool:
+    """Return whether every module of `then` is in `now` as the same object.
+
+    `map` does the lookups and identity tests in C, without a Python frame per module.
+    """
+    return all(map(operator.is_, map(now.get, then), then.values()))
 
 
 def _make_hook_check(hooks, is_candidate):
@@ -394,6 +426,14 @@ def _make_check(snapshot: _Snapshot, is_candidate):
 
     module_type, is_callable = type(sys), builtins.callable
     check_hooks = _make_hook_check(snapshot.hooks, is_candidate)
+    # With dict versions at hand, a namespace whose version has not moved since its
+    # bindings were last verified is skipped. Comparing every binding of every
+    # module cost about 19 million WebAssembly instructions per check.
+    version_of = _dict_version_reader()
+    namespaces = [live_modules, builtin_namespace]
+    namespaces.extend(namespace for namespace, _ in bindings)
+    verified = [version_of(n) for n in namespaces] if version_of is not None else None
+    list_of, map_of = builtins.list, builtins.map
 
     def watch(namespace, items):
         bound = [
@@ -414,17 +454,39 @@ def _make_check(snapshot: _Snapshot, is_candidate):
         for name in monitoring_names:
             if read_attribute(monitoring, name, missing) is not missing:
                 return "sys.monitoring." + name + " was restored"
-        for name, module in modules.items():
-            if dict_get(live_modules, name, missing) is not module:
-                return "the module " + name + " was replaced in sys.modules"
-        for name, value in builtin_items:
-            if dict_get(builtin_namespace, name, missing) is not value:
-                return "the builtin " + name + " was rebound"
-        for namespace, watched in bindings:
+        if verified is not None and list_of(map_of(version_of, namespaces)) == verified:
+            return check_watched()
+        version = None
+        if verified is None or version_of(live_modules) != verified[0]:
+            version = version_of(live_modules) if verified is not None else None
+            for name, module in modules.items():
+                if dict_get(live_modules, name, missing) is not module:
+                    return "the module " + name + " was replaced in sys.modules"
+            if verified is not None:
+                verified[0] = version
+        if verified is None or version_of(builtin_namespace) != verified[1]:
+            version = version_of(builtin_namespace) if verified is not None else None
+            for name, value in builtin_items:
+                if dict_get(builtin_namespace, name, missing) is not value:
+                    return "the builtin " + name + " was rebound"
+            if verified is not None:
+                verified[1] = version
+        for index, (namespace, watched) in enumerate(bindings, 2):
+            if verified is not None:
+                # Read before comparing, so that a change made during the loop
+                # leaves a version that differs at the next check.
+                version = version_of(namespace)
+                if version == verified[index]:
+                    continue
             for name, value in watched:
                 if dict_get(namespace, name, missing) is not value:
                     owner = dict_get(namespace, "__name__", "?")
                     return "the name " + str(owner) + "." + name + " was rebound"
+            if verified is not None:
+                verified[index] = version
+        return check_watched()
+
+    def check_watched():
         for namespace, items in watched_namespaces:
             for name, value in items:
                 if dict_get(namespace, name, missing) is not value:
@@ -435,6 +497,33 @@ def _make_check(snapshot: _Snapshot, is_candidate):
         return check_hooks()
 
     return check, watch
+
+
+def _dict_version_reader():
+    """Return CPython's reader of a dict's version tag, or None where it is missing.
+
+    CPython 3.11 and 3.12 give every dict a version tag that changes whenever the
+    dict is modified, and no code can set it back, so an unchanged tag means
+    unchanged contents. Only the test module `_testcapi` reads
+    it. The WebAssembly build has that module built in, while some native builds
+    leave it out, and then every check compares every binding. The module is taken
+    out of `sys.modules` again, so that candidate code must import it anew, which
+    the audit hook denies.
+    """
+    if not _version_reader:
+        already = "_testcapi" in sys.modules
+        try:
+            import _testcapi
+        except ImportError:
+            _testcapi = None
+        _version_reader.append(getattr(_testcapi, "dict_get_version", None))
+        if not already:
+            sys.modules.pop("_testcapi", None)
+    return _version_reader[0]
+
+
+#: The reader `_dict_version_reader` found, once it has looked.
+_version_reader = []
 
 
 def _install_hook(candidate_path: str, protected_ids) -> None:
@@ -456,6 +545,7 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
     to_str = builtins.str
     read_vars, callable_ = builtins.vars, builtins.callable
     ctypes_prefix = _CTYPES_PREFIX
+    test_modules = _TEST_MODULES
     real_path, base_name, decode_path = os.path.realpath, os.path.basename, os.fsdecode
     denied = PermissionError
     busy = [False]
@@ -538,6 +628,8 @@ def _install_hook(candidate_path: str, protected_ids) -> None:
             return False
         if event in introspection or event.startswith(ctypes_prefix):
             sensitive = True
+        elif event == "import":
+            sensitive = arguments[0] in test_modules
         elif event == "object.__getattr__":
             sensitive = arguments[1] in frame_attributes
         elif event in ("object.__setattr__", "object.__delattr__"):

@@ -46,25 +46,29 @@ class BaseSandbox:
             try:
                 result = self._run_impl(job, job_dir, out_dir)
             except Exception as error:  # noqa: BLE001 - a backend failure is data here
-                return Result(
-                    backend=self.name,
-                    outcome=Outcome.ERROR,
-                    exit_code=None,
-                    stdout=b"",
-                    stderr=b"",
-                    report=b"",
-                    meter=self.meter,
-                    usage=0.0,
-                    marks=(),
-                    wall_seconds=time.perf_counter() - started,
-                    detail=f"{type(error).__name__}: {error}",
-                )
+                return self._error_result(error, started)
             return dataclasses.replace(result, backend=self.name)
         finally:
             remove_tree(scratch)
 
     def close(self) -> None:
         """Release what the backend holds (engines, clients)."""
+
+    def _error_result(self, error: BaseException, started: float) -> Result:
+        """Return the result of a job that the backend itself failed to run."""
+        return Result(
+            backend=self.name,
+            outcome=Outcome.ERROR,
+            exit_code=None,
+            stdout=b"",
+            stderr=b"",
+            report=b"",
+            meter=self.meter,
+            usage=0.0,
+            marks=(),
+            wall_seconds=time.perf_counter() - started,
+            detail=f"{type(error).__name__}: {error}",
+        )
 
     def __enter__(self) -> BaseSandbox:
         return self

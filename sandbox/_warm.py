@@ -92,19 +92,7 @@ class WarmWasmSandbox(BaseSandbox):
             result = self._run_warm(job)
         except (OSError, EOFError, SandboxError) as error:
             self._stop_server()
-            return Result(
-                backend=self.name,
-                outcome=Outcome.ERROR,
-                exit_code=None,
-                stdout=b"",
-                stderr=b"",
-                report=b"",
-                meter=self.meter,
-                usage=0.0,
-                marks=(),
-                wall_seconds=time.perf_counter() - started,
-                detail=f"{type(error).__name__}: {error}",
-            )
+            return self._error_result(error, started)
         return result
 
     def close(self) -> None:

@@ -53,6 +53,9 @@ VIRTUAL_EPOCH_NS = 1_700_000_000 * 10**9
 #: second on the 2-core x86_64 machines it was developed on, so the guest's clocks run
 #: near real time there; elsewhere they run faster or slower, but identically.
 FUEL_PER_NS = 10
+#: Share of the memory limit in use at which a trap is taken for running out of
+#: memory: a failed allocation of up to an eighth of the limit leaves at least this.
+MEMORY_FULL_FRACTION = 7 / 8
 #: How often the watchdog looks at the clock and the out folder.
 WATCHDOG_PERIOD = 0.05
 
@@ -82,6 +85,8 @@ class _RunState:
     stderr: bytearray = field(default_factory=bytearray)
     reason: Outcome | None = None
     reason_detail: str = ""
+    #: Size of the guest's linear memory in bytes when it trapped, or 0.
+    memory_at_trap: int = 0
 
     def stop(self, reason: Outcome, detail: str) -> None:
         if self.reason is None:
@@ -219,12 +224,17 @@ class WasmSandbox(BaseSandbox):
 
     def _start(self, store: wasmtime.Store) -> tuple[int | None, wasmtime.Trap | None]:
         instance = self._linker.instantiate(store, self._module)
-        start = instance.exports(store)["_start"]
+        exports = instance.exports(store)
+        start = exports["_start"]
         try:
             start(store)
         except wasmtime.ExitTrap as exit_trap:
             return exit_trap.code, None
         except wasmtime.Trap as trap:
+            state = self._state
+            memory = exports.get("memory")
+            if state is not None and isinstance(memory, wasmtime.Memory):
+                state.memory_at_trap = memory.data_len(store)
             return None, trap
         return 0, None
 
@@ -389,6 +399,13 @@ def _classify(
             return Outcome.TIMEOUT, "the guest was interrupted at the deadline"
         if code is wasmtime.TrapCode.STACK_OVERFLOW:
             return Outcome.TRAP, "the guest overflowed its WebAssembly stack"
+        # C code that cannot handle a failed allocation aborts, which traps, where
+        # Python code would raise MemoryError. Which of the two happens depends on
+        # where the memory runs out, so a trap near the cap counts as memory.
+        if state.memory_at_trap >= memory_limit * MEMORY_FULL_FRACTION:
+            return Outcome.MEMORY, (
+                f"the guest ran out of its {memory_limit} bytes of memory and aborted"
+            )
         return Outcome.TRAP, f"the guest trapped: {trap.message.splitlines()[0]}"
     if exit_code == 0:
         return Outcome.OK, ""

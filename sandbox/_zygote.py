@@ -37,8 +37,8 @@ from pathlib import Path
 import wasmtime
 
 from ._types import Outcome
-from ._wasm import _RunState, WasmSandbox, _classify
 from ._warm import FORK_LENGTH, RUNTIME_THREADS
+from ._wasm import WasmSandbox, _classify, _RunState
 
 #: Maximum wait for the idle file-operation threads to go.
 IDLE_WAIT_SECONDS = 30.0

@@ -232,6 +232,15 @@ def test_hostile_candidate_cannot_fake_pass(wasm_sandbox, name):
     assert math.isinf(evaluation.fitness.cost)
 
 
+@pytest.mark.parametrize("module", ["_testcapi", "_testinternalcapi"])
+def test_candidate_cannot_import_test_modules(wasm_sandbox, module):
+    # The guard relies on _testcapi's dict versions, and both modules can write
+    # memory out of bounds on purpose.
+    evaluation = score(wasm_sandbox, f"import {module}\n{GOOD}")
+    assert evaluation.fitness.failures == 2
+    assert "does not allow import" in evaluation.detail, evaluation.detail
+
+
 def test_rebound_mark_length_is_tampering(wasm_sandbox):
     source = (
         "import os, sys\n"
