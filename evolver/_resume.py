@@ -67,7 +67,8 @@ def _not_resumable(run: RunRecord, path: Path) -> str:
 
 def resumed_config(run: RunRecord, flags: dict) -> RunConfig:
     """Rebuild the run's configuration, with the few flags that may change on resume."""
-    stored_values = run.config
+    # Runs stored before the warm mode existed started a fresh guest per evaluation.
+    stored_values = {"warm": False, **run.config}
     fixed = [
         key
         for key, value in flags.items()
@@ -85,17 +86,17 @@ def resumed_config(run: RunRecord, flags: dict) -> RunConfig:
         )
     stored = {
         key: value
-        for key, value in run.config.items()
+        for key, value in stored_values.items()
         if not key.startswith("_") and value is not None
     }
-    # Runs stored before the warm mode existed started a fresh guest per evaluation.
-    stored.setdefault("warm", False)
     overrides = {key: flags.get(key) for key in RESUME_FLAGS}
     source = f"the stored configuration of run {run.run_id}"
     return build_config(stored, overrides, Path.cwd(), source)
 
 
 def _flag_name(key: str) -> str:
+    if key == "warm":
+        return "--cold"
     return "--function" if key == "functions" else "--" + key.replace("_", "-")
 
 

@@ -145,9 +145,10 @@ def _add_run(commands) -> None:
         action="store_const",
         const=False,
         help=(
-            "start a fresh wasm guest for every evaluation; by default each worker "
-            "starts one guest and forks it for every evaluation, which is faster and "
-            "charges the same fuel"
+            "start a fresh wasm guest for every evaluation. By default each worker "
+            "starts one guest and forks it for every evaluation, which is faster. "
+            "The two lay out the guest's heap differently, so a benchmark's fuel "
+            "differs between them by a fraction of a percent; each repeats its own"
         ),
     )
     run.add_argument(

@@ -38,7 +38,7 @@ import wasmtime
 
 from ._types import Outcome
 from ._warm import FORK_LENGTH, RUNTIME_THREADS
-from ._wasm import WasmSandbox, _classify, _RunState
+from ._wasm import FUEL_PER_NS, WasmSandbox, _classify, _RunState
 
 #: Maximum wait for the idle file-operation threads to go.
 IDLE_WAIT_SECONDS = 30.0
@@ -151,10 +151,15 @@ class Zygote(WasmSandbox):
         self._result_fd = result_fd
         state = self._current()
         clock = self._now_ns(caller, state)
-        wasmtime.Store.set_fuel(caller, request["fuel"])  # type: ignore[arg-type]
+        # The start-up fuel counts against the job's limit, as it does in a fresh
+        # guest, so that a fuel limit means the same in both modes. The usage the
+        # child reports includes it too.
+        started = state.fuel_limit - wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]
+        remaining = max(request["fuel"] - started, 0)
+        wasmtime.Store.set_fuel(caller, remaining)  # type: ignore[arg-type]
         wasmtime.Store.set_epoch_deadline(caller, 1)  # type: ignore[arg-type]
         state.fuel_limit = request["fuel"]
-        state.clock_base_ns = clock
+        state.clock_base_ns = clock - started // FUEL_PER_NS
         state.slept_ns = 0
         state.deadline_ns = clock + int(request["wall_seconds"] * 1e9)
         state.output_cap = request["output_bytes"]
