@@ -202,9 +202,9 @@ def check_differential(
         )
 
     # The original of a repair is wrong on some inputs. Only the calls of tests it
-    # passes show inputs where its results are known to be right, so no inputs are
-    # drawn from annotations: an original that returns without raising may still
-    # return the wrong value.
+    # passes show inputs where its results are known to be right. No inputs are
+    # drawn from annotations, because an original that returns without raising may
+    # still return the wrong value.
     settings = DifferentialSettings(
         seed=request.seeds[0],
         max_examples=request.examples,

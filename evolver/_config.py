@@ -44,10 +44,10 @@ class RunConfig:
     warm: bool = True
     #: Go on when the original fails its suite, and search for a variant that passes.
     repair: bool = False
-    #: In repair mode, a test the original fails counts this many times when it still
-    #: fails; a test the original passes counts once when it now fails. At 10 a variant
-    #: that fixes one failing test ranks above the original even if it breaks up to 9
-    #: passing ones, so the search can cross such partial repairs, but not one that
+    #: In repair mode, a test the original fails counts this many times while it still
+    #: fails, and any other failing test counts once. At 10, a variant that fixes one
+    #: failing test and breaks up to 9 passing ones still ranks above the original. So
+    #: the search can pass through such partial repairs, but not through one that
     #: breaks 10 or more tests to fix one.
     repair_weight: int = 10
     run_dir: Path | None = None

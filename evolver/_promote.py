@@ -85,8 +85,8 @@ def promote(
 ) -> list[Promotion]:
     """Minimise each finalist, gate it, and store the candidate and its verdict.
 
-    With `repair` the gate holds the candidate to every test, those the original
-    fails included (see `canary_candidate`).
+    With `repair` the gate requires the candidate to pass every test, those the
+    original fails included (see `canary_candidate`).
     """
     promotions = []
     gated: set[str] = set()

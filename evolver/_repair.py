@@ -40,8 +40,8 @@ SUSPICIOUS_LINES_SHOWN = 5
 class RepairPlan:
     """The negative tests of a failing original, their weight and the line scores.
 
-    `coverage_problem` says why there are no scores when the coverage could not be
-    measured; the search then draws sites uniformly.
+    `coverage_problem` gives the reason when the coverage could not be measured.
+    There are no scores then, and the search draws sites uniformly.
     """
 
     negative_tests: tuple[str, ...]
@@ -114,7 +114,7 @@ class RepairPlan:
             ]
         if self.coverage_problem:
             return [
-                f"Fault localisation failed ({self.coverage_problem}), so edits are "
+                f"Fault localisation failed: {self.coverage_problem}. Edits are "
                 "drawn on every line alike."
             ]
         return []

@@ -1,8 +1,8 @@
 """Line coverage of the target per test, measured by the harness in the sandbox.
 
 The harness records the lines of the target that each test executes with
-`sys.monitoring` and sends them as `coverage` events in its authenticated report,
-so a candidate can neither write coverage of its own nor add lines it did not run.
+`sys.monitoring`. It sends them as `coverage` events in its authenticated report, so
+a candidate can neither write coverage of its own nor add lines it did not run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class TestCoverage:
 class Coverage:
     """The coverage of every test of one evaluation, or why there is none.
 
-    `tests` is empty and `problem` says why when the report carried no usable
+    `tests` is empty and `problem` gives the reason when the report carried no usable
     coverage: the guest has no `sys.monitoring` (CPython before 3.12), the report
     was rejected, or a coverage event broke the protocol.
     """
@@ -91,5 +91,5 @@ def _coverage_events(
         lines[name] = frozenset(numbers)
         previous = event
     if not lines:
-        return {}, "the guest reported no coverage (it needs CPython 3.12 or newer)"
+        return {}, "the guest reported no coverage, which needs CPython 3.12 or newer"
     return lines, None

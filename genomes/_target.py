@@ -162,7 +162,7 @@ class Target:
         Without `weights` every such operator is equally likely; with it each
         is drawn in proportion to its weight (see `validate_weights`: 0
         disables an operator, an unnamed one weighs 1). Without `locations`
-        the site is drawn uniformly; with it each site is drawn in proportion
+        the site is drawn uniformly. With it, each site is drawn in proportion
         to the weight of its line (see `LocationWeights`). Returns None when
         no enabled operator has a site. The same `rng` state gives the same
         edit.
