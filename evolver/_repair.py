@@ -97,7 +97,9 @@ class RepairPlan:
         shown = []
         for item in top[:SUSPICIOUS_LINES_SHOWN]:
             code = lines[item.line - 1].strip() if item.line <= len(lines) else ""
-            shown.append({**item.to_json(), "score": round(item.score, 4), "code": code})
+            shown.append(
+                {**item.to_json(), "score": round(item.score, 4), "code": code}
+            )
         return {
             "negative_tests": list(self.negative_tests),
             "weight": self.weight,
@@ -109,13 +111,18 @@ class RepairPlan:
         """Return what limits the plan: no failing test, or no coverage."""
         if not self.negative_tests:
             return [
-                f"The original {config.target} passes every test of {config.suite}, "
-                "so --repair changes nothing: the run searches as it would without it."
+                (
+                    f"The original {config.target} passes every test of "
+                    f"{config.suite}, so --repair changes nothing: the run searches as "
+                    "it would without it."
+                )
             ]
         if self.coverage_problem:
             return [
-                f"Fault localisation failed: {self.coverage_problem}. Edits are "
-                "drawn on every line alike."
+                (
+                    f"Fault localisation failed: {self.coverage_problem}. Edits are "
+                    "drawn on every line alike."
+                )
             ]
         return []
 

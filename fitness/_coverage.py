@@ -11,7 +11,13 @@ from dataclasses import dataclass, replace
 
 from sandbox import BaseSandbox
 
-from ._evaluate import Evaluation, EvaluationSettings, _verified_events, build_job, score
+from ._evaluate import (
+    Evaluation,
+    EvaluationSettings,
+    _verified_events,
+    build_job,
+    score,
+)
 from ._suite import Suite
 
 __all__ = ["Coverage", "TestCoverage", "measure_coverage"]
@@ -61,7 +67,9 @@ def measure_coverage(
 
     passed = {test.name: test.passed for test in evaluation.tests}
     tests = tuple(
-        TestCoverage(name, passed[name], lines[name]) for name in suite.tests if name in lines
+        TestCoverage(name, passed[name], lines[name])
+        for name in suite.tests
+        if name in lines
     )
     return Coverage(evaluation, tests)
 
@@ -82,7 +90,10 @@ def _coverage_events(
         if not follows_test or previous.get("name") != name:
             return {}, f"the coverage of {name!r} does not follow its test's result"
         if name not in suite.tests or name in lines:
-            return {}, f"the report gives coverage of {name!r} twice or of an unknown test"
+            return (
+                {},
+                f"the report gives coverage of {name!r} twice or of an unknown test",
+            )
         valid = isinstance(numbers, list) and all(
             isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in numbers
         )

@@ -50,7 +50,10 @@ class LineSuspiciousness:
     @classmethod
     def from_json(cls, data: dict) -> LineSuspiciousness:
         return cls(
-            int(data["line"]), float(data["score"]), int(data["failed"]), int(data["passed"])
+            int(data["line"]),
+            float(data["score"]),
+            int(data["failed"]),
+            int(data["passed"]),
         )
 
 

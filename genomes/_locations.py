@@ -76,7 +76,10 @@ class LocationWeights:
 
 
 def sample_weighted(
-    operator: BaseOperator, target: Target, rng: random.Random, locations: LocationWeights
+    operator: BaseOperator,
+    target: Target,
+    rng: random.Random,
+    locations: LocationWeights,
 ) -> Edit | None:
     """Draw a site of `operator` in proportion to its weight in `locations`."""
     maximum = locations.maximum

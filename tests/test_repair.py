@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import fitness
 from archive import Archive
 from evolver._config import build_config
 from evolver._errors import EXIT_ORIGINAL_FAILS, ConfigError
@@ -28,10 +29,6 @@ from fitness import (
     ochiai,
 )
 from genomes import LocationWeights, Target
-
-# Imported under other names, so that pytest does not collect them as test classes.
-from fitness import TestCoverage as LineCoverage
-from fitness import TestOutcome as Outcome
 
 from .conftest import EXAMPLES
 from .test_cli import evolver, start_evolver, wait_for_generation
@@ -75,9 +72,9 @@ def median_suite(tmp_path: Path) -> Suite:
 
 def test_ochiai_hand_computed():
     tests = [
-        LineCoverage("first", False, frozenset({1, 2, 3})),
-        LineCoverage("second", False, frozenset({1, 3})),
-        LineCoverage("third", True, frozenset({1, 2, 4})),
+        fitness.TestCoverage("first", False, frozenset({1, 2, 3})),
+        fitness.TestCoverage("second", False, frozenset({1, 3})),
+        fitness.TestCoverage("third", True, frozenset({1, 2, 4})),
     ]
     scores = ochiai(tests)
     # total_failed = 2. Line 3: 2 / sqrt(2 * 2). Line 1: 2 / sqrt(2 * 3).
@@ -91,13 +88,17 @@ def test_ochiai_hand_computed():
 
 
 def test_ochiai_without_failing_tests_is_zero():
-    tests = [LineCoverage("only", True, frozenset({5, 6}))]
+    tests = [fitness.TestCoverage("only", True, frozenset({5, 6}))]
     assert [item.score for item in ochiai(tests)] == [0.0, 0.0]
 
 
 def test_coverage_per_test_in_wasm(wasm_sandbox, median_suite):
     coverage = measure_coverage(
-        wasm_sandbox, MEDIAN, "medians", median_suite, EvaluationSettings(max_examples=5)
+        wasm_sandbox,
+        MEDIAN,
+        "medians",
+        median_suite,
+        EvaluationSettings(max_examples=5),
     )
     assert coverage.problem == ""
     lines = {test.name: test.lines for test in coverage.tests}
@@ -141,7 +142,11 @@ FORGER = textwrap.dedent(
 
 def test_candidate_cannot_forge_coverage(wasm_sandbox, median_suite):
     coverage = measure_coverage(
-        wasm_sandbox, FORGER, "medians", median_suite, EvaluationSettings(max_examples=5)
+        wasm_sandbox,
+        FORGER,
+        "medians",
+        median_suite,
+        EvaluationSettings(max_examples=5),
     )
     assert coverage.problem == ""
     lines = {test.name: test.lines for test in coverage.tests}
@@ -194,7 +199,9 @@ def test_location_weights_draw_in_proportion():
 def test_location_weights_off_draw_uniformly():
     target = _integer_target()
     rng = random.Random(3)
-    draws = [target.random_edit(rng, operators=["integer_constant"]) for _ in range(4000)]
+    draws = [
+        target.random_edit(rng, operators=["integer_constant"]) for _ in range(4000)
+    ]
     share = sum(edit.line == 2 for edit in draws) / len(draws)
     assert share == pytest.approx(0.5, abs=0.03)
 
@@ -207,7 +214,7 @@ def test_location_floor_must_be_positive():
 
 
 def _evaluation(failing: tuple[str, ...], names: tuple[str, ...]) -> Evaluation:
-    tests = tuple(Outcome(name, name not in failing) for name in names)
+    tests = tuple(fitness.TestOutcome(name, name not in failing) for name in names)
     return Evaluation(
         fitness=Fitness(failures=len(failing), cost=math.inf, edits=1),
         outcome="ok",
@@ -236,14 +243,19 @@ def test_weighted_failures_of_invalid_variant_are_worst():
 
 
 def test_repair_plan_round_trips_through_json():
-    plan = RepairPlan(("bad",), 7, ochiai([LineCoverage("bad", False, frozenset({3}))]))
+    plan = RepairPlan(
+        ("bad",), 7, ochiai([fitness.TestCoverage("bad", False, frozenset({3}))])
+    )
     assert RepairPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
 
 
 def test_repair_weight_below_one_is_rejected(tmp_path: Path):
     with pytest.raises(ConfigError, match="repair_weight"):
         build_config(
-            {"target": "a.py", "suite": "b.py", "repair_weight": 0}, {}, tmp_path, "x.toml"
+            {"target": "a.py", "suite": "b.py", "repair_weight": 0},
+            {},
+            tmp_path,
+            "x.toml",
         )
 
 
@@ -296,7 +308,9 @@ FIX = (
 
 @pytest.mark.slow
 def test_repair_run_promotes_the_fix(tmp_path: Path):
-    result = evolver("run", str(REPAIR), "--repair", "--run-dir", str(tmp_path), "--json")
+    result = evolver(
+        "run", str(REPAIR), "--repair", "--run-dir", str(tmp_path), "--json"
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["repair"]["suspicious_lines"][0]["line"] == BUG_LINE
