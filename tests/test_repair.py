@@ -351,3 +351,39 @@ def test_killed_repair_run_resumes_exactly(tmp_path: Path):
     assert archive_contents(killed / "archive.sqlite") == archive_contents(
         whole / "archive.sqlite"
     )
+
+
+def test_repair_gate_requires_every_test():
+    from evolver._canary_checks import GateRequest, check_suite, run_suite
+    from evolver._canary_config import CanaryConfig
+
+    source = (REPAIR / "grades.py").read_text()
+    fixed = source.replace("grade >= threshold", "grade > threshold")
+    search = EvaluationSettings(max_examples=10, seed=1)
+    request = GateRequest(
+        module_name="grades",
+        original=source,
+        candidate=source,
+        edits=0,
+        suite=Suite.from_file(REPAIR / "test_grades.py"),
+        search=search,
+        config=CanaryConfig(examples_factor=1),
+        sandbox="wasm",
+        seeds=(7,),
+        on_event=lambda message: None,
+        repair=True,
+    )
+    original = run_suite(request, source, search)
+    repaired = run_suite(request, fixed, search)
+    # The unchanged original passes the ordinary gate, which forgives the tests it
+    # fails itself, but not the repair gate.
+    assert (
+        check_suite(replace(request, repair=False), [(original, original)]).status
+        == "pass"
+    )
+    unrepaired = check_suite(request, [(original, original)])
+    assert unrepaired.status == "fail"
+    assert unrepaired.counterexample.startswith("test_count_above_")
+    failing = unrepaired.figures["runs"][0]["candidate"]["failing"]
+    assert "test_count_above_leaves_out_the_threshold" in failing
+    assert check_suite(request, [(original, repaired)]).status == "pass"
