@@ -159,12 +159,15 @@ def canary_candidate(
     config: CanaryConfig | None = None,
     sandbox: str = "wasm",
     on_event: Callable[[str], None] | None = None,
+    repair: bool = False,
 ) -> Verdict:
     """Run every check of the gate on one candidate and return the verdict.
 
     `source` must be what `genome` makes of `target`, so pass the minimised genome
     with its own source. `search` contains the examples, seed and limits the search
     used. `on_event` receives a short progress message before each sandbox run.
+    With `repair` (the original fails tests) the candidate must pass every test, and
+    the differential check uses only inputs from tests the original passes.
     """
     config = config or CanaryConfig()
     if target.apply(genome).source != source:
@@ -184,6 +187,7 @@ def canary_candidate(
         sandbox=sandbox,
         seeds=gate_seeds(base, config.seeds, avoid=search.seed),
         on_event=on_event or (lambda message: None),
+        repair=repair,
     )
 
     runs = []
@@ -279,6 +283,7 @@ def canary_run(
             config=config,
             sandbox=run_config.sandbox,
             on_event=report,
+            repair=run_config.repair,
         )
         verdicts.append(store_verdict(archive, run_id, candidate_id, verdict))
     return verdicts

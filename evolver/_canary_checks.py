@@ -72,6 +72,8 @@ class GateRequest:
     sandbox: str
     seeds: tuple[int, ...]
     on_event: Callable[[str], None]
+    #: The original fails tests and the candidate is meant to repair them.
+    repair: bool = False
 
     @property
     def examples(self) -> int:
@@ -151,7 +153,10 @@ def _regressions(
 ) -> list[str]:
     examples = format_count(request.examples, "example")
     where = f"with seed {original.seed} and {examples} per test"
-    failing = {test.name for test in original.evaluation.tests if not test.passed}
+    # A repair must pass the tests the original fails too.
+    failing = set()
+    if not request.repair:
+        failing = {test.name for test in original.evaluation.tests if not test.passed}
     problems = []
     for test in candidate.evaluation.tests:
         if not test.passed and test.name not in failing:
@@ -196,12 +201,17 @@ def check_differential(
             "differential", "skipped", critical, f"{summary} ({reasons})", figures
         )
 
+    # The original of a repair is wrong on some inputs. Only the calls of tests it
+    # passes show inputs where its results are known to be right. No inputs are
+    # drawn from annotations, because an original that returns without raising may
+    # still return the wrong value.
     settings = DifferentialSettings(
         seed=request.seeds[0],
         max_examples=request.examples,
-        drawn_inputs=request.config.drawn_inputs,
+        drawn_inputs=0 if request.repair else request.config.drawn_inputs,
         recorded_inputs=request.config.recorded_inputs,
         limits=request.limits,
+        passing_tests_only=request.repair,
     )
     request.on_event("differential: drawing inputs on the original")
     with create_sandbox(request.sandbox) as sandbox:

@@ -42,6 +42,14 @@ class RunConfig:
     #: With the wasm sandbox, evaluate each candidate in a fork of one started guest
     #: instead of starting a guest for each; the canary gate always starts fresh ones.
     warm: bool = True
+    #: Go on when the original fails its suite, and search for a variant that passes.
+    repair: bool = False
+    #: In repair mode, a test the original fails counts this many times while it still
+    #: fails, and any other failing test counts once. At 10, a variant that fixes one
+    #: failing test and breaks up to 9 passing ones still ranks above the original. So
+    #: the search can pass through such partial repairs, but not through one that
+    #: breaks 10 or more tests to fix one.
+    repair_weight: int = 10
     run_dir: Path | None = None
     fuel: int = Limits.fuel
     memory_mb: int = Limits.memory_bytes // (1024 * 1024)
@@ -94,6 +102,8 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "crossover": (str, f"one of: {', '.join(CROSSOVERS)}"),
     "finalists": (int, "a whole number of variants to gate at the end, 0 or more"),
     "warm": (bool, "true or false"),
+    "repair": (bool, "true or false"),
+    "repair_weight": (int, "a whole number, at least 1, that a still failing test counts"),
     "run_dir": (str, "a folder for the archive"),
     "fuel": (int, "a whole number of WebAssembly instructions, at least 1000000"),
     "memory_mb": (int, "a whole number of MiB, at least 32"),
@@ -108,6 +118,7 @@ _MINIMUM = {
     "max_examples": 1,
     "max_edits": 1,
     "finalists": 0,
+    "repair_weight": 1,
     "fuel": 1_000_000,
     "memory_mb": 32,
     "output_kb": 1,

@@ -76,6 +76,8 @@ class RunDisplay:
         self.out.print(f"Archive: {summary['archive']}", highlight=False)
         for warning in summary["warnings"]:
             self.out.print(f"[yellow]Warning: {warning}[/yellow]", highlight=False)
+        if "repair" in summary:
+            self._show_repair(summary["repair"], file_name)
         self.out.print(_candidate_table(summary))
         if not summary["best"]:
             self.out.print("No variant was evaluated.")
@@ -92,6 +94,24 @@ class RunDisplay:
             self.out.print(f"  {line}", highlight=False)
         self.out.print(Syntax(best["diff"] or "(no change)", "diff", theme="ansi_dark"))
         self._show_gate(summary)
+
+    def _show_repair(self, repair: dict, file_name: str) -> None:
+        negative = ", ".join(repair["negative_tests"]) or "none"
+        self.out.print(
+            f"Repair: tests the original fails (each weighs {repair['weight']}): "
+            f"{negative}",
+            highlight=False,
+        )
+        if repair["suspicious_lines"]:
+            self.out.print("Most suspicious lines (Ochiai):", highlight=False)
+        for entry in repair["suspicious_lines"]:
+            self.out.print(
+                f"  {file_name}:{entry['line']}  {entry['score']:.3f}  "
+                f"(failing {entry['failed']}, passing {entry['passed']})  "
+                f"{entry['code']}",
+                highlight=False,
+                markup=False,
+            )
 
     def _show_gate(self, summary: dict) -> None:
         gated = summary.get("gated", [])

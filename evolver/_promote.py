@@ -81,8 +81,13 @@ def promote(
     canary: CanaryConfig,
     sandbox: str,
     note: Callable[[str], None],
+    repair: bool = False,
 ) -> list[Promotion]:
-    """Minimise each finalist, gate it, and store the candidate and its verdict."""
+    """Minimise each finalist, gate it, and store the candidate and its verdict.
+
+    With `repair` the gate requires the candidate to pass every test, those the
+    original fails included (see `canary_candidate`).
+    """
     promotions = []
     gated: set[str] = set()
     for finalist in finalists:
@@ -115,6 +120,7 @@ def promote(
             config=canary,
             sandbox=sandbox,
             on_event=lambda message: note(f"  {message}"),
+            repair=repair,
         )
         stored = store_verdict(search.archive, search.run_id, minimised.candidate_id, verdict)
         failed = [check.summary for check in verdict.checks if check.status != "pass"]

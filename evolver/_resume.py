@@ -20,6 +20,7 @@ from genomes import Target, TargetError
 from ._canary_config import build_canary_config
 from ._config import RunConfig, build_config, check_operator_weights
 from ._progress import RunDisplay, format_count
+from ._repair import RepairPlan
 from ._errors import ConfigError
 
 #: Flags that may change on resume. Anything else, the budget included, would make
@@ -187,12 +188,34 @@ def resume_command(arguments) -> int:
     weights = check_operator_weights(
         run.config.get("_operators"), f"the stored configuration of run {run.run_id}"
     )
+    # The stored plan, not a new measurement, keeps the replay exact.
+    plan = None
+    if config.repair and run.config.get("_repair"):
+        plan = RepairPlan.from_json(run.config["_repair"])
+        warnings += plan.warnings(config)
     try:
         result = _evolve(
-            archive, run.run_id, config, target, suite, display, canary, weights, saved
+            archive,
+            run.run_id,
+            config,
+            target,
+            suite,
+            display,
+            canary,
+            weights,
+            saved,
+            plan=plan,
         )
         return _finish(
-            arguments, archive, run.run_id, config, target, result, warnings, display
+            arguments,
+            archive,
+            run.run_id,
+            config,
+            target,
+            result,
+            warnings,
+            display,
+            plan,
         )
     finally:
         lock.close()

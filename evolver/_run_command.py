@@ -15,7 +15,7 @@ from pathlib import Path
 from archive import Archive, ArchiveError
 from fitness import EvaluationSettings, Suite, SuiteError
 from genomes import Target, TargetError, unified_diff
-from sandbox import SandboxError, boundary_warning, create_sandbox
+from sandbox import Outcome, SandboxError, boundary_warning, create_sandbox
 
 from ._config import (
     RunConfig,
@@ -35,6 +35,7 @@ from ._executor import LocalExecutor
 from ._canary_config import CanaryConfig, load_canary_config
 from ._progress import RunDisplay, format_count
 from ._promote import Promotion, promote
+from ._repair import RepairPlan, plan_repair
 from ._resume import suite_digest
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
@@ -52,6 +53,8 @@ _FLAG_KEYS = (
     "crossover",
     "finalists",
     "warm",
+    "repair",
+    "repair_weight",
     "run_dir",
     "fuel",
     "memory_mb",
@@ -154,6 +157,13 @@ def run_command(arguments) -> int:
         display.warn(warning)
     display.note(f"Preparing the {config.sandbox} sandbox")
     _prepare_sandbox(config.sandbox)
+    plan = None
+    if config.repair:
+        display.note("Localising the fault: the suite runs on the original with coverage")
+        plan = plan_repair(config, target, suite)
+        warnings += plan.warnings(config)
+        for warning in plan.warnings(config):
+            display.warn(warning)
     archive = _open_archive(config.archive_path)
     for message in mark_dead_runs(archive):
         display.note(message)
@@ -167,20 +177,27 @@ def run_command(arguments) -> int:
             "_suite_sha256": suite_digest(config.suite),
             "_canary": canary.to_json(),
             "_operators": weights,
+            "_repair": plan.to_json() if plan is not None else None,
         },
     )
 
-    result = _evolve(archive, run.run_id, config, target, suite, display, canary, weights)
-    return _finish(arguments, archive, run.run_id, config, target, result, warnings, display)
+    result = _evolve(
+        archive, run.run_id, config, target, suite, display, canary, weights, plan=plan
+    )
+    return _finish(
+        arguments, archive, run.run_id, config, target, result, warnings, display, plan
+    )
 
 
 def _this_process() -> dict:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-def _finish(arguments, archive, run_id, config, target, outcome, warnings, display) -> int:
+def _finish(
+    arguments, archive, run_id, config, target, outcome, warnings, display, plan=None
+) -> int:
     result, promotions = outcome
-    summary = build_summary(run_id, config, target, result, warnings, promotions)
+    summary = build_summary(run_id, config, target, result, warnings, promotions, plan)
     archive.finish_run(run_id, "finished", summary)
     archive.close()
 
@@ -201,11 +218,13 @@ def _evolve(
     canary: CanaryConfig,
     weights: dict[str, float] | None,
     saved: dict | None = None,
+    plan: RepairPlan | None = None,
 ) -> tuple[SearchResult, list[Promotion]]:
     """Evaluate the original, search, then gate the finalists.
 
     Records how the run ended if it fails. `saved` contains a resumed run's archived
-    candidates by generation.
+    candidates by generation. With a repair `plan`, the search ranks by its weighted
+    failures and draws edits by its line weights.
     """
     saved = dict(saved or {})
     settings = EvaluationSettings(
@@ -231,6 +250,8 @@ def _evolve(
                 weights=weights,
                 crossover=config.crossover,
                 on_event=display.update,
+                failure_objective=plan.weighted_failures if plan is not None else None,
+                locations=plan.location_weights() if plan is not None else None,
             )
             with display:
                 original = search.evaluate_original(saved.pop(0, None))
@@ -245,6 +266,7 @@ def _evolve(
                 canary=canary,
                 sandbox=config.sandbox,
                 note=display.note,
+                repair=config.repair,
             )
             return result, promotions
     except KeyboardInterrupt:
@@ -422,12 +444,15 @@ def _check_original(original: Candidate, config: RunConfig, suite: Suite) -> Non
             f"{evaluation.error_traceback[-1500:]}"
         )
     failing = [test for test in evaluation.tests if not test.passed]
+    finished = evaluation.outcome == Outcome.OK.value
+    if failing and finished and config.repair:
+        return
     if failing:
         lines = "\n".join(f"  {t.name}: {t.error}" for t in failing[:10])
         raise OriginalFailsError(
             f"The original {config.target} fails {len(failing)} of {len(suite.tests)} "
-            f"tests of {config.suite}:\n{lines}\nFix the target or the suite first: "
-            "a run needs an original that passes."
+            f"tests of {config.suite}:\n{lines}\nFix the target or the suite first, "
+            "or pass --repair (repair = true) to search for a variant that passes."
         )
     raise OriginalFailsError(
         f"The original {config.target} did not finish its suite in the sandbox "
@@ -443,12 +468,14 @@ def build_summary(
     result: SearchResult,
     warnings: Sequence[str] = (),
     promotions: Sequence[Promotion] = (),
+    plan: RepairPlan | None = None,
 ):
     """Return the JSON-compatible report of a finished run.
 
     `improved` is true when some listed variant `improves` on the original, and
     each entry of `best` has its own `improved`. `gated` lists the canary gate's
     verdict on each minimised finalist, and `promoted` the ids of those it promoted.
+    A repair run adds `repair`: the negative tests and the most suspicious lines.
     """
     original = _fitness_json(result.original)
     best = []
@@ -461,7 +488,7 @@ def build_summary(
         entry["improved"] = improves(candidate, result.original)
         best.append(entry)
     stats = result.stats
-    return {
+    summary = {
         "run_id": run_id,
         "archive": str(config.archive_path),
         "target": str(config.target),
@@ -479,6 +506,9 @@ def build_summary(
         "gated": [promotion.to_json() for promotion in promotions],
         "promoted": [p.minimised.candidate_id for p in promotions if p.promoted],
     }
+    if plan is not None:
+        summary["repair"] = plan.summary_json(target)
+    return summary
 
 
 def improves(candidate: Candidate, original: Candidate) -> bool:

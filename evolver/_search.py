@@ -33,7 +33,15 @@ from deap import base, tools
 
 from archive import Archive, CandidateRecord
 from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome
-from genomes import Edit, InvalidVariant, Target, crossover, source_hash, unified_diff
+from genomes import (
+    Edit,
+    InvalidVariant,
+    LocationWeights,
+    Target,
+    crossover,
+    source_hash,
+    unified_diff,
+)
 
 from ._errors import ConfigError
 from ._executor import LocalExecutor, Task
@@ -74,10 +82,12 @@ class Candidate:
     def candidate_id(self) -> str:
         return self.source_hash[:12]
 
-    def set_evaluation(self, evaluation: Evaluation) -> None:
+    def set_evaluation(self, evaluation: Evaluation, failures: float | None = None) -> None:
+        """Store `evaluation`; `failures` replaces its failure count as the objective."""
         self.evaluation = evaluation
-        failures, cost, edits = evaluation.fitness.values
-        self.fitness.values = (failures, cost if math.isfinite(cost) else _WORST_COST, edits)
+        raw, cost, edits = evaluation.fitness.values
+        objective = raw if failures is None else float(failures)
+        self.fitness.values = (objective, cost if math.isfinite(cost) else _WORST_COST, edits)
 
 
 @dataclass
@@ -101,10 +111,16 @@ class SearchResult:
 
 
 EventCallback = Callable[[str, SearchStats], None]
+#: The failures objective of an evaluation, such as a weighted count of failing tests.
+FailureObjective = Callable[[Evaluation], float]
 
 
 class Search:
-    """One evolution run of `target` against `suite`, recorded in `archive`."""
+    """One evolution run of `target` against `suite`, recorded in `archive`.
+
+    `failure_objective` replaces the failure count that ranks candidates (the
+    archive keeps the raw count), and `locations` weights where edits are drawn.
+    """
 
     def __init__(
         self,
@@ -122,6 +138,8 @@ class Search:
         weights: Mapping[str, float] | None = None,
         crossover: str = "one_point",
         on_event: EventCallback | None = None,
+        failure_objective: FailureObjective | None = None,
+        locations: LocationWeights | None = None,
     ) -> None:
         self.target = target
         self.suite = suite
@@ -135,6 +153,8 @@ class Search:
         self.rng = random.Random(seed)
         self.weights = weights
         self.crossover = crossover
+        self.failure_objective = failure_objective
+        self.locations = locations
         self.stats = SearchStats()
         self._on_event = on_event or (lambda kind, stats: None)
         self._seen: dict[str, Candidate] = {}
@@ -197,7 +217,7 @@ class Search:
             applied = self.target.apply(genome)
         except InvalidVariant as error:
             candidate = Candidate(genome, "", "", (parent.candidate_id,), MINIMISE_OPERATOR, 0)
-            candidate.set_evaluation(self._invalid_evaluation(genome, str(error)))
+            self._set_evaluation(candidate, self._invalid_evaluation(genome, str(error)))
             return candidate
         digest = source_hash(applied.source)
         known = self._seen.get(digest)
@@ -215,7 +235,7 @@ class Search:
             candidate.source, self.target.module_name, self.suite, self.settings, len(genome)
         )
         (evaluation,) = self.executor.evaluate_many([task])
-        candidate.set_evaluation(evaluation)
+        self._set_evaluation(candidate, evaluation)
         self._seen[digest] = candidate
         self._minimise_pending.append(candidate)
         return candidate
@@ -261,7 +281,7 @@ class Search:
                     MINIMISE_OPERATOR,
                     record.generation,
                 )
-                known.set_evaluation(evaluation_from_record(record))
+                self._set_evaluation(known, evaluation_from_record(record))
                 self._seen[record.source_hash] = known
         records = [r for r in records if r.operator != MINIMISE_OPERATOR]
         stored = {r.source_hash: r for r in records if r.outcome != "invalid"}
@@ -319,7 +339,9 @@ class Search:
         return children
 
     def _first_genome(self, original: Candidate):
-        edit = self.target.random_edit(self.rng, weights=self.weights)
+        edit = self.target.random_edit(
+            self.rng, weights=self.weights, locations=self.locations
+        )
         return ((edit,) if edit else None), "mutation:add", (original,)
 
     def _vary(self, population: list[Candidate]):
@@ -345,7 +367,9 @@ class Search:
         if kind == "remove":
             index = self.rng.randrange(len(genome))
             return genome[:index] + genome[index + 1 :], kind
-        edit = self.target.random_edit(self.rng, weights=self.weights)
+        edit = self.target.random_edit(
+            self.rng, weights=self.weights, locations=self.locations
+        )
         if edit is None:
             return None, kind
         if kind == "add" and len(genome) < self.max_edits:
@@ -413,8 +437,12 @@ class Search:
         records = [self._record(c, generation) for c in candidates]
         self._write_generation(generation, records)
 
+    def _set_evaluation(self, candidate: Candidate, evaluation: Evaluation) -> None:
+        objective = self.failure_objective
+        candidate.set_evaluation(evaluation, objective(evaluation) if objective else None)
+
     def _account(self, candidate: Candidate, evaluation: Evaluation) -> None:
-        candidate.set_evaluation(evaluation)
+        self._set_evaluation(candidate, evaluation)
         self.stats.evaluations += 1
         self.stats.outcomes[evaluation.outcome] += 1
         best = self.stats.best
@@ -456,8 +484,8 @@ class Search:
         )
 
 
-def _rank_key(candidate: Candidate) -> tuple[int, int, float, int]:
-    """Order passing candidates first, then by failures, cost and edits.
+def _rank_key(candidate: Candidate) -> tuple[int, float, float, int]:
+    """Order passing candidates first, then by failures objective, cost and edits.
 
     A candidate passes when no test failed and the sandbox finished the suite, so one
     that ran out of memory or time after its tests ranks after every passing one.
@@ -465,7 +493,7 @@ def _rank_key(candidate: Candidate) -> tuple[int, int, float, int]:
     assert candidate.evaluation is not None
     fitness = candidate.evaluation.fitness
     passing = 0 if candidate.evaluation.passed else 1
-    return (passing, fitness.failures, fitness.cost, fitness.edits)
+    return (passing, candidate.fitness.values[0], fitness.cost, fitness.edits)
 
 
 class ResumeMismatch(ConfigError):

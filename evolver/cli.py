@@ -26,7 +26,7 @@ exit codes:
   {EXIT_OK}    the command finished
   {EXIT_INTERNAL}    an unexpected internal error (rerun with --debug for a traceback)
   {EXIT_USAGE}    invalid configuration, flags or input files
-  {EXIT_ORIGINAL_FAILS}    the original target does not pass its own suite
+  {EXIT_ORIGINAL_FAILS}    the original target does not pass its own suite (see run --repair)
        (with eval --check or canary --check: the candidate does not pass it)
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C
 evolver gate has exit codes of its own; see evolver gate --help.
@@ -38,6 +38,7 @@ examples:
   evolver run --target path/mod.py --suite path/test_mod.py --budget 400 --seed 1
   evolver run examples/stats --json > result.json
   evolver run examples/stats --resume          (after Ctrl-C or a crash)
+  evolver run examples/repair --repair         (the original fails a test)
 """
 
 EVAL_EXAMPLES = """\
@@ -149,6 +150,23 @@ def _add_run(commands) -> None:
             "starts one guest and forks it for every evaluation, which is faster. "
             "The two lay out the guest's heap differently, so a benchmark's fuel "
             "differs between them by a fraction of a percent; each repeats its own"
+        ),
+    )
+    run.add_argument(
+        "--repair",
+        action="store_const",
+        const=True,
+        help=(
+            "go on when the original fails tests of its suite: localise the fault, "
+            "then search for a variant that passes every test"
+        ),
+    )
+    run.add_argument(
+        "--repair-weight",
+        type=int,
+        help=(
+            "with --repair, how many times a test the original fails counts while "
+            "it still fails (default 10; a newly failing test counts once)"
         ),
     )
     run.add_argument(

@@ -1,6 +1,7 @@
 """Fitness: the suite format, the in-sandbox harness, scoring and differential tests."""
 
 from . import codec
+from ._coverage import Coverage, TestCoverage, measure_coverage
 from ._differential import (
     CallInput,
     Difference,
@@ -22,19 +23,23 @@ from ._evaluate import (
     score,
 )
 from ._suite import Suite, SuiteError
+from ._suspiciousness import LineSuspiciousness, ochiai
 from ._warm import warm_sandbox
 
 __all__ = [
     "CallInput",
+    "Coverage",
     "Difference",
     "DifferentialSettings",
     "Evaluation",
     "EvaluationSettings",
     "Fitness",
     "InputDraw",
+    "LineSuspiciousness",
     "Replay",
     "Suite",
     "SuiteError",
+    "TestCoverage",
     "TestOutcome",
     "build_job",
     "codec",
@@ -42,6 +47,8 @@ __all__ = [
     "draw_inputs",
     "evaluate",
     "harness_source",
+    "measure_coverage",
+    "ochiai",
     "replay_inputs",
     "score",
     "warm_sandbox",

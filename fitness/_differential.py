@@ -56,6 +56,9 @@ class DifferentialSettings:
     #: Distinct inputs recorded from the suite's calls per function at most.
     recorded_inputs: int = 100
     limits: Limits = field(default_factory=Limits)
+    #: Keep only the calls of tests that pass on the original, for an original
+    #: known to fail some tests.
+    passing_tests_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def draw_inputs(
         "drawn_inputs": settings.drawn_inputs,
         "recorded_inputs": settings.recorded_inputs,
         "value_limit": VALUE_LIMIT,
+        "passing_tests_only": settings.passing_tests_only,
     }
     files = {f"suite/{suite.file_name}": suite.source.encode("utf-8")}
     job = _job(source, module_name, config, files, settings.limits)

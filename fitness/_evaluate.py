@@ -27,6 +27,9 @@ class EvaluationSettings:
     #: Timed repetitions of each benchmark where the meter is wall-clock seconds;
     #: the cost is their median.
     bench_repeats: int = 5
+    #: Report the target's lines each test executes (see `measure_coverage`). It
+    #: calls back on every newly executed line, so it is off during a search.
+    coverage: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def build_job(
         "seed": settings.seed,
         "run_benchmarks": run_benchmarks,
         "bench_repeats": settings.bench_repeats,
+        "coverage": settings.coverage,
     }
     files = {
         "harness.py": harness_source(),

@@ -11,7 +11,8 @@ module as `site-packages/<module>.py`. `config["mode"]` selects what it does:
   is under `suite/`) with the configured seed and examples, and then draws more
   arguments with hypothesis `st.from_type` for each function whose parameters without
   defaults are all annotated. It reports one `input` event per distinct input and a
-  `note` event for each function it could not cover, or not cover fully.
+  `note` event for each function it could not cover, or not cover fully. With
+  `config["passing_tests_only"]` it keeps only the calls of tests that pass.
 - "replay" reads the inputs from `inputs.json`, then calls each function on its input
   in order and reports one `result` event per input: the value returned (or the
   first 10,000 values a generator yields) and the arguments after the call, or
@@ -139,10 +140,14 @@ def _draw(module, config: dict, hypothesis, codec, emit, check) -> None:
     limit = int(config["recorded_inputs"])
     value_limit = int(config["value_limit"])
     recorded = {name: {} for name in functions}
+    # The calls of the running test, kept once it ends (if it passed, where only
+    # the calls of passing tests count).
+    pending = {name: {} for name in functions}
+    only_passing = bool(config.get("passing_tests_only"))
     skipped = {name: 0 for name in functions}
 
     def record(name, arguments):
-        if len(recorded[name]) >= limit:
+        if len(recorded[name]) >= limit or len(pending[name]) >= limit:
             return
         try:
             data = codec.encode(arguments)
@@ -153,17 +158,26 @@ def _draw(module, config: dict, hypothesis, codec, emit, check) -> None:
         if len(text) > value_limit:
             skipped[name] += 1
             return
-        recorded[name].setdefault(text, data)
+        pending[name].setdefault(text, data)
+
+    def end_test(passed):
+        for name, calls in pending.items():
+            if passed or not only_passing:
+                for text, data in calls.items():
+                    if len(recorded[name]) < limit:
+                        recorded[name].setdefault(text, data)
+            calls.clear()
 
     for name, function in functions.items():
         setattr(module, name, _recorder(name, function, record))
-    _run_suite(config, hypothesis, emit)
+    _run_suite(config, hypothesis, emit, end_test)
     for name, function in functions.items():
         setattr(module, name, function)
 
-    drawn = {}
-    for name, function in functions.items():
-        drawn[name] = _draw_arguments(name, function, config, hypothesis, codec, emit)
+    drawn = {name: {} for name in functions}
+    if int(config["drawn_inputs"]) > 0:
+        for name, function in functions.items():
+            drawn[name] = _draw_arguments(name, function, config, hypothesis, codec, emit)
     problem = check()
     if problem is not None:
         emit("tampered", reason=problem)
@@ -194,7 +208,7 @@ def _recorder(name: str, function, record):
     return recorder
 
 
-def _run_suite(config: dict, hypothesis, emit) -> None:
+def _run_suite(config: dict, hypothesis, emit, end_test) -> None:
     path = os.path.join(os.environ["EVOLVER_JOB"], "suite", config["suite"])
     with open(path, encoding="utf-8") as handle:
         code = compile(handle.read(), path, "exec")
@@ -215,8 +229,10 @@ def _run_suite(config: dict, hypothesis, emit) -> None:
             test = hypothesis.seed(seed)(test)
         try:
             test()
-        except BaseException:  # noqa: BLE001, S110 - only the calls it made matter here
-            pass
+        except BaseException:  # noqa: BLE001 - only whether it passed matters here
+            end_test(False)
+        else:
+            end_test(True)
 
 
 def _draw_arguments(name: str, function, config: dict, hypothesis, codec, emit) -> dict:

@@ -11,8 +11,9 @@ and the suite under `suite/`.
 The report is one line per event in `$EVOLVER_OUT/report.jsonl`, each a JSON object
 followed by a tab and its HMAC (see `guard.py`): `start`, then one `test` event per
 test in definition order, then one `bench` event per benchmark (only when every test
-passed), then `done`. A `tampered` event replaces the rest when the harness finds
-its environment changed. With the fuel meter each benchmark is bracketed by two
+passed), then `done`. When `config["coverage"]` is true, each `test` event is followed
+by a `coverage` event that lists the candidate's lines the test executed. A
+`tampered` event replaces the rest when the harness finds its environment changed. With the fuel meter each benchmark is bracketed by two
 meter marks, and the host pairs marks with `bench` events in order. With the seconds
 meter the harness reads `time.perf_counter_ns()` around each of `bench_repeats`
 repetitions and reports every duration; the host takes their median. The candidate's
@@ -43,6 +44,7 @@ def main() -> int:
     # function used after the import is a local taken now.
     import_suite, collect, check_functions = _import_suite, _collect, _check_functions
     run_test, run_benchmark, marker = _run_test, _run_benchmark, _marker
+    line_coverage = _line_coverage
     job = os.environ["EVOLVER_JOB"]
     sys.path.insert(0, job)
     import guard
@@ -68,6 +70,12 @@ def main() -> int:
         suite_code = compile(handle.read(), suite_path, "exec")
     wrapper_file = sys.modules["hypothesis.core"].__file__
     candidate_path = os.path.join(job, "site-packages", config["module"] + ".py")
+    begin_coverage = end_coverage = None
+    if config.get("coverage"):
+        # `guard.arm` takes sys.monitoring away, so the tool is registered before.
+        tool = line_coverage(candidate_path)
+        if tool is not None:
+            begin_coverage, end_coverage = tool
     check, protect = guard.arm(candidate_path)
     emit("start")
 
@@ -85,12 +93,17 @@ def main() -> int:
 
     all_passed = True
     for name, function in tests:
+        if begin_coverage is not None:
+            begin_coverage()
         verdict = run_test(name, function, seed_test, config["seed"])
+        lines = end_coverage() if end_coverage is not None else None
         problem = check()
         if problem is not None:
             emit("tampered", reason=problem)
             return 0
         emit("test", **verdict)
+        if lines is not None:
+            emit("coverage", name=name, lines=lines)
         all_passed = all_passed and verdict["passed"]
     if all_passed and config.get("run_benchmarks", True):
         repeats = 1 if meter == "fuel" else int(config.get("bench_repeats", 5))
@@ -132,6 +145,47 @@ def prepare() -> None:
     # allocated instead of a walk over the whole started heap.
     gc.collect()
     gc.freeze()
+
+
+def _line_coverage(candidate_path: str):
+    """Register a line-coverage tool for `candidate_path` and return `(begin, end)`.
+
+    `begin()` starts recording the candidate's executed lines for one test and
+    `end()` stops and returns them, sorted. The tool registers with `sys.monitoring`
+    before `guard.arm` removes that module's functions, and keeps its own references
+    to the few it needs. The candidate cannot reach them or the callback, so it
+    cannot add a line other than by executing it. Each location reports once per
+    test and is then disabled, so the cost is one callback per executed line.
+    `sys.monitoring` exists from CPython 3.12: an older guest gets None and reports
+    no coverage.
+    """
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return None
+    tool, line_event = monitoring.COVERAGE_ID, monitoring.events.LINE
+    disable, set_events = monitoring.DISABLE, monitoring.set_events
+    restart, to_sorted = monitoring.restart_events, sorted
+    lines = set()
+    add, clear = lines.add, lines.clear
+
+    def on_line(code, line):
+        if code.co_filename == candidate_path:
+            add(line)
+        return disable
+
+    monitoring.use_tool_id(tool, "evolver coverage")
+    monitoring.register_callback(tool, line_event, on_line)
+
+    def begin():
+        clear()
+        restart()
+        set_events(tool, line_event)
+
+    def end():
+        set_events(tool, 0)
+        return to_sorted(lines)
+
+    return begin, end
 
 
 def _read_key(length: int) -> bytes:

@@ -17,6 +17,7 @@ from ._analysis import Analysis, analyse, function_kinds
 from ._apply import apply_genome, compile_quietly
 from ._edit import Applied, Edit
 from ._errors import GenomeError, TargetError
+from ._locations import LocationWeights, sample_weighted
 from ._operator_base import BaseOperator
 from ._operators import OPERATORS
 from ._weights import validate_weights
@@ -153,14 +154,18 @@ class Target:
         rng: random.Random,
         operators: Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
+        locations: LocationWeights | None = None,
     ) -> Edit | None:
-        """Draw an operator among those with sites, then one of its sites uniformly.
+        """Draw an operator among those with sites, then one of its sites.
 
         `operators` limits the choice to those names, in the given order.
         Without `weights` every such operator is equally likely; with it each
         is drawn in proportion to its weight (see `validate_weights`: 0
-        disables an operator, an unnamed one weighs 1). Returns None when no
-        enabled operator has a site. The same `rng` state gives the same edit.
+        disables an operator, an unnamed one weighs 1). Without `locations`
+        the site is drawn uniformly. With it, each site is drawn in proportion
+        to the weight of its line (see `LocationWeights`). Returns None when
+        no enabled operator has a site. The same `rng` state gives the same
+        edit.
         """
         if isinstance(operators, str):
             raise GenomeError(
@@ -181,6 +186,8 @@ class Target:
         else:
             shares = [table[candidate.name] for candidate in candidates]
             chosen = rng.choices(candidates, weights=shares)[0]
+        if locations is not None:
+            return sample_weighted(chosen, self, rng, locations)
         return chosen.sample(self, rng)
 
     def apply(self, genome: Sequence[Edit]) -> Applied:
