@@ -36,6 +36,7 @@ from ._canary_config import CanaryConfig, load_canary_config
 from ._progress import RunDisplay, format_count
 from ._promote import Promotion, promote
 from ._resume import suite_digest
+from ._budget import STOP_MESSAGES
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
 _FLAG_KEYS = (
@@ -52,6 +53,14 @@ _FLAG_KEYS = (
     "crossover",
     "finalists",
     "warm",
+    "selection",
+    "islands",
+    "migrants",
+    "migration_interval",
+    "adapt_operators",
+    "time_budget",
+    "target_cost",
+    "plateau",
     "run_dir",
     "fuel",
     "memory_mb",
@@ -201,11 +210,12 @@ def _evolve(
     canary: CanaryConfig,
     weights: dict[str, float] | None,
     saved: dict | None = None,
+    saved_operator_stats: dict | None = None,
 ) -> tuple[SearchResult, list[Promotion]]:
     """Evaluate the original, search, then gate the finalists.
 
     Records how the run ended if it fails. `saved` contains a resumed run's archived
-    candidates by generation.
+    candidates by generation, and `saved_operator_stats` its operator statistics.
     """
     saved = dict(saved or {})
     settings = EvaluationSettings(
@@ -231,11 +241,19 @@ def _evolve(
                 weights=weights,
                 crossover=config.crossover,
                 on_event=display.update,
+                selection=config.selection,
+                islands=config.islands,
+                migrants=config.migrants,
+                migration_interval=config.migration_interval,
+                adapt_operators=config.adapt_operators,
+                time_budget=config.time_budget,
+                target_cost=config.target_cost,
+                plateau=config.plateau,
             )
             with display:
                 original = search.evaluate_original(saved.pop(0, None))
                 _check_original(original, config, suite)
-                result = search.run(original, saved)
+                result = search.run(original, saved, saved_operator_stats)
             finalists = [c for c in result.best if improves(c, original)]
             promotions = promote(
                 search=search,
@@ -468,6 +486,11 @@ def build_summary(
         "suite": str(config.suite),
         "evaluations": stats.evaluations,
         "generations": stats.generation,
+        "stopped": stats.stopped,
+        "stop_detail": STOP_MESSAGES.get(stats.stopped, ""),
+        "selection": config.selection,
+        "adapt_operators": config.adapt_operators,
+        "operators": operator_report(stats.operators),
         "duplicates": stats.duplicates,
         "invalid": stats.invalid,
         "outcomes": dict(stats.outcomes),
@@ -479,6 +502,20 @@ def build_summary(
         "gated": [promotion.to_json() for promotion in promotions],
         "promoted": [p.minimised.candidate_id for p in promotions if p.promoted],
     }
+
+
+def operator_report(totals: dict[str, dict]) -> list[dict]:
+    """List the operators that made children, most children first, with their totals.
+
+    Each entry has the operator's name, its children (`uses`), those that beat their
+    parent (`improvements`) and its probability for the next draw.
+    """
+    entries = [{"operator": name, **values} for name, values in totals.items()]
+    entries = [entry for entry in entries if entry["uses"]]
+    entries.sort(key=lambda entry: (-entry["uses"], entry["operator"]))
+    for entry in entries:
+        entry["probability"] = round(entry["probability"], 4)
+    return entries
 
 
 def improves(candidate: Candidate, original: Candidate) -> bool:
