@@ -1,6 +1,6 @@
 """When a run stops: its budgets in evaluations and wall time, a target and a plateau.
 
-The search asks `stop_reason` before each generation. The first rule that holds
+The search calls `stop_reason` before each generation. The first rule that holds
 names the reason, in this order:
 - `budget`: the evaluations spent, the original's included, reached `budget`.
 - `target_cost`: some variant passed every test at a cost of at most `target_cost`.

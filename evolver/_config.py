@@ -53,7 +53,7 @@ class RunConfig:
     migration_interval: int = 5
     #: Adapt the edit operators' probabilities to how often their children improve.
     adapt_operators: bool = False
-    #: Seconds of wall time the search may take; None for no limit.
+    #: Seconds of search after which no new generation starts; None for no limit.
     time_budget: float | None = None
     #: Stop once a passing variant costs at most this; None for no target.
     target_cost: float | None = None

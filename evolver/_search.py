@@ -494,7 +494,8 @@ class Search:
             self._seen[candidate.source_hash] = candidate
         self._evaluated.extend(candidates)
         records = [self._record(c, generation) for c in candidates]
-        counts = self._end_generation(candidates)
+        # Generation 0 is the original alone, which no operator made.
+        counts = self._end_generation(candidates) if generation else ()
         self._write_generation(generation, records, counts)
 
     def _account(self, candidate: Candidate, evaluation: Evaluation) -> None:

@@ -1,9 +1,9 @@
 """Selection strategies of the search: who breeds and who survives a generation.
 
 Every strategy keeps one or more groups of candidates (a single population, or
-islands). Each generation the search asks for the groups, makes each group's
+islands). Each generation the search reads the groups, makes each group's
 share of the children from parents that `pick_parent` draws from that group,
-and hands the evaluated children back to `survive`, which sets the next groups.
+and passes the evaluated children to `survive`, which sets the next groups.
 
 Strategies:
 - `nsga2`: one population. Survivors are DEAP's NSGA-II choice over (failures,
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from deap import tools
 
@@ -54,19 +54,15 @@ LEXICASE_COST_TOLERANCE: Final = 0.01
 MIN_ISLAND_SIZE: Final = 2
 
 
-class Ranked(Protocol):
-    """What selection needs of a candidate: DEAP fitness and an evaluation."""
-
-    fitness: Any
-    evaluation: Any
-    source_hash: str
-
-
+#: A candidate's sort key, smaller is better: the search's ranking.
 RankKey = Callable[[Any], tuple]
 
 
 class BaseSelection:
-    """A selection strategy over groups of candidates; see the module docstring."""
+    """A selection strategy over groups of candidates, as the module docstring describes.
+
+    Candidates must have DEAP `fitness`, an `evaluation` and a `source_hash`.
+    """
 
     name = ""
 
@@ -209,9 +205,9 @@ def lexicase_cases(candidate: Any, tests: Sequence[str]) -> dict[str, int]:
 def lexicase_draw(pool: Sequence[Any], tests: Sequence[str], rng: random.Random) -> Any:
     """Draw one candidate of `pool` by lexicase over the tests, then cost.
 
-    The tests are shuffled with `rng`. Each keeps the candidates with the fewest
-    failures on it; cost keeps those within `LEXICASE_COST_TOLERANCE` of the
-    lowest cost, and `rng` picks among any that remain.
+    The tests are shuffled with `rng`, and each in turn keeps the candidates that
+    passed it, or all of them when none did. Cost then keeps those within
+    `LEXICASE_COST_TOLERANCE` of the lowest cost, and `rng` picks among the rest.
     """
     order = list(tests)
     rng.shuffle(order)
@@ -222,7 +218,7 @@ def lexicase_draw(pool: Sequence[Any], tests: Sequence[str], rng: random.Random)
             return remaining[0]
         best = min(cases[id(c)][name] for c in remaining)
         remaining = [c for c in remaining if cases[id(c)][name] == best]
-    # `fitness.values[1]` is the cost that NSGA-II sees, finite even for crashes.
+    # `fitness.values[1]` is the cost that NSGA-II uses, finite even for crashes.
     lowest = min(c.fitness.values[1] for c in remaining)
     remaining = [
         c
