@@ -146,6 +146,15 @@ def test_islands_reach_target_cost(tmp_path: Path):
     assert summary["evaluations"] < 60
 
 
+def test_time_budget_names_reason(tmp_path: Path):
+    summary = run_stats(tmp_path, *SMALL, "--time-budget", "0.001", "--workers", "1")
+    assert summary["stopped"] == "time_budget"
+    assert summary["stop_detail"] == "the time budget ran out"
+    # The clock runs while the original is evaluated, so no generation starts.
+    assert summary["generations"] == 0
+    assert summary["evaluations"] == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", [LEXICASE, ISLANDS], ids=["lexicase", "islands"])
 def test_workers_do_not_change_run(tmp_path: Path, strategy):

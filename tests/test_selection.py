@@ -9,6 +9,7 @@ import pytest
 
 from evolver._adaptation import FLOOR_SHARE, OperatorBandit
 from evolver._budget import Standing, StopRules, StopWatch
+from evolver._search import _Fitness
 from evolver._selection import lexicase_draw, make_selection, migrate_ring
 from fitness import TestOutcome as Outcome
 from genomes import OPERATORS
@@ -17,11 +18,6 @@ from genomes import OPERATORS
 NAMES = tuple(OPERATORS)
 
 TESTS = ("test_a", "test_b", "test_c")
-
-
-@dataclass
-class FakeFitness:
-    values: tuple[float, float, float]
 
 
 @dataclass
@@ -36,12 +32,13 @@ class Member:
     name: str
     passed: tuple[str, ...]
     cost: float
-    fitness: FakeFitness = field(init=False)
+    fitness: _Fitness = field(init=False)
     evaluation: FakeEvaluation = field(init=False)
 
     def __post_init__(self) -> None:
         failures = len(TESTS) - len(self.passed)
-        self.fitness = FakeFitness((failures, self.cost, 1))
+        self.fitness = _Fitness()
+        self.fitness.values = (failures, self.cost, 1)
         outcomes = tuple(Outcome(name, name in self.passed) for name in TESTS)
         self.evaluation = FakeEvaluation(outcomes)
 
@@ -118,20 +115,34 @@ def test_ring_migration_skips_present_migrant():
     assert [m.name for m in moved[1]] == ["shared", "y"]
 
 
-def test_islands_split_children_and_migrate_on_interval():
-    selection = make_selection(
+def islands_of(population: int, islands: int, interval: int):
+    return make_selection(
         "islands",
-        population=7,
+        population=population,
         tests=TESTS,
         rng=random.Random(0),
         rank_key=rank,
-        islands=3,
+        islands=islands,
         migrants=1,
-        migration_interval=2,
+        migration_interval=interval,
     )
+
+
+def test_islands_split_population_evenly():
+    selection = islands_of(7, 3, 2)
     assert selection.group_sizes() == [3, 2, 2]
     assert selection.shares(7) == [3, 2, 2]
     assert selection.shares(4) == [2, 1, 1]
+
+
+def test_islands_migrate_on_interval():
+    selection = islands_of(4, 2, 2)
+    members = [Member(f"m{i}", TESTS, float(i)) for i in range(4)]
+    selection.seed(members, generation=1)
+    # Dealt in turn: island 0 gets m0 and m2, island 1 gets m1 and m3.
+    assert [[m.name for m in g] for g in selection.groups] == [["m0", "m2"], ["m1", "m3"]]
+    selection.survive([[], []], generation=2)
+    assert [[m.name for m in g] for g in selection.groups] == [["m0", "m1"], ["m1", "m0"]]
 
 
 def test_bandit_rewards_improving_operator():
@@ -230,3 +241,18 @@ def test_time_budget_waits_for_replay():
     now[0] = 31.0
     assert watch.stop_reason(1, replaying=True) is None
     assert watch.stop_reason(1, replaying=False) == "time_budget"
+
+
+def test_replayed_operator_stats_must_match():
+    from archive import OperatorStatsRecord
+    from evolver._adaptation import OperatorCount
+    from evolver._search import ResumeMismatch, _check_operator_stats
+
+    counts = [OperatorCount("bind_local", 2, 1, 0.5), OperatorCount("list_to_set", 0, 0, 0.5)]
+    stored = [OperatorStatsRecord("r1", 3, c.operator, c.uses, c.improvements, c.probability) for c in counts]
+    _check_operator_stats(3, counts, stored)
+    _check_operator_stats(3, counts, None)
+    changed = [*stored[:1], OperatorStatsRecord("r1", 3, "list_to_set", 0, 0, 0.4)]
+    with pytest.raises(ResumeMismatch, match="Generation 3 in the archive") as info:
+        _check_operator_stats(3, counts, changed)
+    assert "operator statistics" in str(info.value)
