@@ -75,10 +75,18 @@ class BaseSelection:
         return [self.population_size]
 
     def shares(self, children: int) -> list[int]:
-        """Split a generation's `children` between the groups, the first groups first."""
-        count = len(self.group_sizes())
-        base, extra = divmod(children, count)
-        return [base + (1 if index < extra else 0) for index in range(count)]
+        """Split a generation's `children` between the groups, the first groups first.
+
+        A group without members gets none, because it has no parent to vary.
+        """
+        filled = [index for index, group in enumerate(self.groups) if group]
+        if not self.groups:
+            filled = list(range(len(self.group_sizes())))
+        base, extra = divmod(children, len(filled))
+        result = [0] * len(self.group_sizes())
+        for rank_, index in enumerate(filled):
+            result[index] = base + (1 if rank_ < extra else 0)
+        return result
 
     def seed(self, children: Sequence[Any], generation: int) -> None:
         """Start the groups from the first generation's children, made from the original."""
@@ -108,6 +116,8 @@ class BaseSelection:
         ]
 
     def _keep(self, pool: list[Any], size: int) -> list[Any]:
+        if not pool:
+            return []
         return tools.selNSGA2(pool, size)
 
 
@@ -179,9 +189,10 @@ def migrate_ring(
 ) -> list[list[Any]]:
     """Send each island's best `migrants` to the next island, the last to the first.
 
-    An arriving migrant replaces one of the island's last members. A migrant that
-    is already on the receiving island is not sent again, and an island keeps its
-    size.
+    An arriving migrant replaces one of the island's last members, but an island
+    keeps at least one of its own. A migrant that is already on the receiving
+    island is not sent again. An island keeps its size, except that an empty one
+    (when the first generation had fewer children than islands) takes every migrant.
     """
     emigrants = [sorted(island, key=rank_key)[:migrants] for island in islands]
     result = []
@@ -189,7 +200,8 @@ def migrate_ring(
         arriving = emigrants[index - 1]
         present = {member.source_hash for member in island}
         newcomers = [m for m in arriving if m.source_hash not in present]
-        newcomers = newcomers[: max(0, len(island) - 1)]
+        if island:
+            newcomers = newcomers[: len(island) - 1]
         staying = list(island[: len(island) - len(newcomers)])
         result.append(staying + newcomers)
     return result

@@ -145,6 +145,18 @@ def test_islands_migrate_on_interval():
     assert [[m.name for m in g] for g in selection.groups] == [["m0", "m1"], ["m1", "m0"]]
 
 
+def test_empty_island_gets_no_children():
+    selection = islands_of(6, 3, 2)
+    members = [Member(f"m{i}", TESTS, float(i)) for i in range(2)]
+    selection.seed(members, generation=1)
+    assert [[m.name for m in g] for g in selection.groups] == [["m0"], ["m1"], []]
+    assert selection.shares(6) == [3, 3, 0]
+    # At the next migration the empty island takes its neighbour's best.
+    selection.survive([[], [], []], generation=2)
+    assert [[m.name for m in g] for g in selection.groups] == [["m0"], ["m1"], ["m1"]]
+    assert selection.shares(6) == [2, 2, 2]
+
+
 def test_bandit_rewards_improving_operator():
     winner = NAMES[0]
     bandit = OperatorBandit()
