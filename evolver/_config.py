@@ -55,7 +55,8 @@ class RunConfig:
     adapt_operators: bool = False
     #: Seconds of search after which no new generation starts; None for no limit.
     time_budget: float | None = None
-    #: Stop once a passing variant costs at most this; None for no target.
+    #: Stop after the generation in which a passing variant costs at most this;
+    #: None for no target.
     target_cost: float | None = None
     #: Stop after this many generations without a better best rank; None never.
     plateau: int | None = None
