@@ -8,6 +8,7 @@ it stores.
 
 from ._archive import Archive
 from ._errors import ArchiveError
+from ._operator_stats import OperatorStatsRecord
 from ._records import (
     RUN_STATUSES,
     VERDICTS,
@@ -24,6 +25,7 @@ __all__ = [
     "Archive",
     "ArchiveError",
     "CandidateRecord",
+    "OperatorStatsRecord",
     "RunRecord",
     "VerdictRecord",
 ]

@@ -36,6 +36,11 @@ from ._records import (
     run_from_row,
 )
 from ._schema import ensure_schema, validate_schema
+from ._operator_stats import (
+    OperatorStatsMethods,
+    OperatorStatsRecord,
+    check_operator_stats,
+)
 from ._verdicts import VerdictMethods
 
 __all__ = ["Archive"]
@@ -64,7 +69,7 @@ _CANDIDATE_INSERT: Final = (
 SQLITE_INTEGER_RANGE: Final = range(-(2**63), 2**63)
 
 
-class Archive(VerdictMethods):
+class Archive(VerdictMethods, OperatorStatsMethods):
     """An open archive file. Create it with `Archive.open`.
 
     Use it as a context manager, or call `close` when done. An instance
@@ -199,14 +204,21 @@ class Archive(VerdictMethods):
         return run
 
     def add_generation(
-        self, run_id: str, generation: int, candidates: Sequence[CandidateRecord]
+        self,
+        run_id: str,
+        generation: int,
+        candidates: Sequence[CandidateRecord],
+        operator_stats: Sequence[OperatorStatsRecord] = (),
     ) -> None:
         """Store the candidates of one generation of a run in one transaction.
 
         Every candidate must carry this `run_id` and `generation`, and its
         `candidate_id` must be new to the run. If any candidate is rejected,
         none of them is stored. Parents are stored as given and not checked.
+        `operator_stats` are the generation's operator statistics, stored in
+        the same transaction.
         """
+        check_operator_stats(operator_stats, run_id, generation)
         now = time.time()
         rows = [
             candidate_to_row(candidate, run_id=run_id, generation=generation, now=now)
@@ -217,6 +229,8 @@ class Archive(VerdictMethods):
             self._require_run(run_id)
             for row in rows:
                 self._insert_candidate(run_id, row)
+            if operator_stats:
+                self._insert_operator_stats(operator_stats)
 
     def finish_run(self, run_id: str, status: str, summary: dict) -> None:
         """Set the status and summary of a run.

@@ -11,6 +11,8 @@ Schema versions:
 1. The `runs` and `candidates` tables.
 2. Version 1 and the `verdicts` table, the canary gate's verdict on each gated
    candidate.
+3. Version 2 and the `operator_stats` table, each edit operator's children,
+   improvements and probability per generation of a run.
 
 A new archive is made by creating the version 1 tables and applying every
 migration, so new and upgraded files have the same tables. Opening an older
@@ -42,7 +44,7 @@ __all__ = [
 #: Schema version stored in `PRAGMA user_version`. Raise it with every change
 #: to the tables, and add the statements that migrate the previous version to
 #: `_MIGRATIONS`.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: The oldest schema version this evolver reads and upgrades.
 OLDEST_VERSION: Final = 1
@@ -123,13 +125,33 @@ CREATE TABLE verdicts (
 CREATE INDEX verdicts_by_run ON verdicts (run_id, promoted);
 """
 
+# One row per edit operator and generation. Improvements never exceed uses, and
+# a probability is a share of the draws of the next generation.
+_VERSION_3_TABLES: Final = """
+CREATE TABLE operator_stats (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    generation INTEGER NOT NULL
+        CHECK (typeof(generation) = 'integer' AND generation >= 0),
+    operator TEXT NOT NULL CHECK (typeof(operator) = 'text' AND operator <> ''),
+    uses INTEGER NOT NULL CHECK (typeof(uses) = 'integer' AND uses >= 0),
+    improvements INTEGER NOT NULL
+        CHECK (typeof(improvements) = 'integer' AND improvements BETWEEN 0 AND uses),
+    probability REAL NOT NULL
+        CHECK (typeof(probability) = 'real' AND probability BETWEEN 0 AND 1),
+    UNIQUE (run_id, generation, operator)
+);
+CREATE INDEX operator_stats_by_run ON operator_stats (run_id, generation);
+"""
+
 #: Statements that turn a file of the key's version into the next version.
-_MIGRATIONS: Final = {1: _VERSION_2_TABLES}
+_MIGRATIONS: Final = {1: _VERSION_2_TABLES, 2: _VERSION_3_TABLES}
 
 #: Tables each schema version has.
 _REQUIRED_TABLES: Final = {
     1: frozenset({"evolver_meta", "runs", "candidates"}),
     2: frozenset({"evolver_meta", "runs", "candidates", "verdicts"}),
+    3: frozenset({"evolver_meta", "runs", "candidates", "verdicts", "operator_stats"}),
 }
 
 

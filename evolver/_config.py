@@ -13,6 +13,7 @@ from genomes import CROSSOVERS, GenomeError, validate_weights
 from sandbox import BACKENDS, Limits
 
 from ._errors import ConfigError
+from ._selection import SELECTIONS
 
 CONFIG_FILE = "evolver.toml"
 
@@ -50,6 +51,23 @@ class RunConfig:
     #: the search can pass through such partial repairs, but not through one that
     #: breaks 10 or more tests to fix one.
     repair_weight: int = 10
+    #: Selection strategy: one of `_selection.SELECTIONS`.
+    selection: str = "nsga2"
+    #: Sub-populations of the `islands` selection.
+    islands: int = 4
+    #: Best candidates each island sends to the next one when they migrate.
+    migrants: int = 1
+    #: Generations between two migrations of the `islands` selection.
+    migration_interval: int = 5
+    #: Adapt the edit operators' probabilities to how often their children improve.
+    adapt_operators: bool = False
+    #: Seconds of search after which no new generation starts; None for no limit.
+    time_budget: float | None = None
+    #: Stop after the generation in which a passing variant costs at most this;
+    #: None for no target.
+    target_cost: float | None = None
+    #: Stop after this many generations without a better best rank; None never.
+    plateau: int | None = None
     run_dir: Path | None = None
     fuel: int = Limits.fuel
     memory_mb: int = Limits.memory_bytes // (1024 * 1024)
@@ -104,6 +122,14 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "warm": (bool, "true or false"),
     "repair": (bool, "true or false"),
     "repair_weight": (int, "a whole number, at least 1, that a still failing test counts"),
+    "selection": (str, f"one of: {', '.join(SELECTIONS)}"),
+    "islands": (int, "a whole number of sub-populations, at least 2"),
+    "migrants": (int, "a whole number of candidates per migration, at least 1"),
+    "migration_interval": (int, "a whole number of generations, at least 1"),
+    "adapt_operators": (bool, "true or false"),
+    "time_budget": ((int, float), "a finite number of seconds, above 0"),
+    "target_cost": ((int, float), "a finite cost (fuel, or seconds with docker), 0 or more"),
+    "plateau": (int, "a whole number of generations, at least 1"),
     "run_dir": (str, "a folder for the archive"),
     "fuel": (int, "a whole number of WebAssembly instructions, at least 1000000"),
     "memory_mb": (int, "a whole number of MiB, at least 32"),
@@ -119,6 +145,10 @@ _MINIMUM = {
     "max_edits": 1,
     "finalists": 0,
     "repair_weight": 1,
+    "islands": 2,
+    "migrants": 1,
+    "migration_interval": 1,
+    "plateau": 1,
     "fuel": 1_000_000,
     "memory_mb": 32,
     "output_kb": 1,
@@ -195,6 +225,7 @@ def build_config(
                 f"No {key} is configured. Set {key} in {place} or pass --{key} PATH."
             )
 
+    _check_islands(merged, flags, describe_source(source))
     values = _resolve_paths(merged, base)
     for key in ("target", "suite"):
         if values[key].is_dir():
@@ -214,9 +245,33 @@ def _resolve_paths(merged: dict[str, Any], base: Path) -> dict[str, Any]:
             values[key] = path if path.is_absolute() else (base / path).resolve()
     if "functions" in values:
         values["functions"] = tuple(values["functions"])
-    if "seconds" in values:
-        values["seconds"] = float(values["seconds"])
+    for key in ("seconds", "time_budget", "target_cost"):
+        if key in values:
+            values[key] = float(values[key])
     return values
+
+
+def _check_islands(merged: dict[str, Any], flags: dict[str, Any], source: str) -> None:
+    """Reject islands that would have fewer than two members or send them all away."""
+    if merged.get("selection") != "islands":
+        return
+    population = merged.get("population", RunConfig.population)
+    islands = merged.get("islands", RunConfig.islands)
+    migrants = merged.get("migrants", RunConfig.migrants)
+    where = "flags on the command line" if {"population", "islands"} & set(flags) else source
+    if population < 2 * islands:
+        raise ConfigError(
+            f"Invalid value {islands!r} for islands in {where}: {islands} islands of a "
+            f"population of {population} leave fewer than 2 candidates per island. "
+            f"Use at most {population // 2} islands, or a population of at least "
+            f"{2 * islands}."
+        )
+    if migrants >= population // islands:
+        raise ConfigError(
+            f"Invalid value {migrants!r} for migrants in {where}: an island of "
+            f"{population // islands} candidates would be replaced by its migrants. "
+            f"Use fewer than {population // islands} migrants, or a larger population."
+        )
 
 
 def build_limits(flag_values: dict[str, Any]) -> Limits:
@@ -249,7 +304,11 @@ def _check_value(key: str, value: Any, source: str) -> None:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
     if key in _MINIMUM and value < _MINIMUM[key]:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
-    if key == "seconds" and not (0 < value < math.inf):
+    if key in ("seconds", "time_budget") and not (0 < value < math.inf):
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "target_cost" and not (0 <= value < math.inf):
+        raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
+    if key == "selection" and value not in SELECTIONS:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")
     if key == "sandbox" and value not in BACKENDS:
         raise ConfigError(f"Invalid value {value!r} for {key} in {source}: use {fix}.")

@@ -73,6 +73,11 @@ class RunDisplay:
 
     def show_summary(self, summary: dict, file_name: str) -> None:
         self.out.print(_summary_line(summary), highlight=False)
+        self.out.print(
+            f"Stopped: {summary['stopped']} ({summary['stop_detail']})", highlight=False
+        )
+        for line in operator_lines(summary["operators"], summary["adapt_operators"]):
+            self.out.print(line, highlight=False)
         self.out.print(f"Archive: {summary['archive']}", highlight=False)
         for warning in summary["warnings"]:
             self.out.print(f"[yellow]Warning: {warning}[/yellow]", highlight=False)
@@ -184,3 +189,25 @@ def _ratio(cost: float | None, original: float | None) -> str:
     if not cost or not original:
         return "-"
     return f"{(cost - original) / original:+.1%}"
+
+
+#: Operators listed by the terminal report; `--json` lists every operator used.
+OPERATORS_SHOWN = 5
+
+
+def operator_lines(operators: list[dict], adapted: bool) -> list[str]:
+    """Describe the operators that made the most children, for the terminal."""
+    if not operators:
+        return []
+    heading = "Operators (adapted probabilities):" if adapted else "Operators:"
+    lines = [heading]
+    for entry in operators[:OPERATORS_SHOWN]:
+        lines.append(
+            f"  {entry['operator']}: {entry['improvements']} of "
+            f"{entry['uses']} {'child' if entry['uses'] == 1 else 'children'} beat "
+            "their parent, "
+            f"next draw {entry['probability']:.1%}"
+        )
+    if len(operators) > OPERATORS_SHOWN:
+        lines.append(f"  and {len(operators) - OPERATORS_SHOWN} more (see --json)")
+    return lines

@@ -24,8 +24,9 @@ from ._repair import RepairPlan
 from ._errors import ConfigError
 
 #: Flags that may change on resume. Anything else, the budget included, would make
-#: the replayed generations differ from the stored ones.
-RESUME_FLAGS = ("workers", "run_dir")
+#: the replayed generations differ from the stored ones. The time budget cannot: its
+#: clock restarts on resume and saved generations are replayed whatever it is.
+RESUME_FLAGS = ("workers", "run_dir", "time_budget")
 
 #: Statuses of runs that ended early and can go on.
 RESUMABLE = ("interrupted", "failed")
@@ -126,6 +127,14 @@ def check_suite(run: RunRecord, config: RunConfig) -> None:
         )
 
 
+def saved_operator_stats(archive: Archive, run_id: str) -> dict[int, list]:
+    """Return a run's stored operator statistics by generation."""
+    by_generation: dict[int, list] = defaultdict(list)
+    for record in archive.operator_stats(run_id):
+        by_generation[record.generation].append(record)
+    return dict(by_generation)
+
+
 def saved_generations(
     archive: Archive, run_id: str
 ) -> dict[int, list[CandidateRecord]]:
@@ -205,6 +214,7 @@ def resume_command(arguments) -> int:
             weights,
             saved,
             plan=plan,
+            saved_operator_stats=saved_operator_stats(archive, run.run_id),
         )
         return _finish(
             arguments,

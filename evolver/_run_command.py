@@ -37,6 +37,7 @@ from ._progress import RunDisplay, format_count
 from ._promote import Promotion, promote
 from ._repair import RepairPlan, plan_repair
 from ._resume import suite_digest
+from ._budget import STOP_MESSAGES
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
 _FLAG_KEYS = (
@@ -55,6 +56,14 @@ _FLAG_KEYS = (
     "warm",
     "repair",
     "repair_weight",
+    "selection",
+    "islands",
+    "migrants",
+    "migration_interval",
+    "adapt_operators",
+    "time_budget",
+    "target_cost",
+    "plateau",
     "run_dir",
     "fuel",
     "memory_mb",
@@ -219,12 +228,14 @@ def _evolve(
     weights: dict[str, float] | None,
     saved: dict | None = None,
     plan: RepairPlan | None = None,
+    saved_operator_stats: dict | None = None,
 ) -> tuple[SearchResult, list[Promotion]]:
     """Evaluate the original, search, then gate the finalists.
 
     Records how the run ended if it fails. `saved` contains a resumed run's archived
-    candidates by generation. With a repair `plan`, the search ranks by its weighted
-    failures and draws edits by its line weights.
+    candidates by generation, and `saved_operator_stats` its operator statistics. With
+    a repair `plan`, the search ranks by its weighted failures and draws edits by its
+    line weights.
     """
     saved = dict(saved or {})
     settings = EvaluationSettings(
@@ -252,11 +263,19 @@ def _evolve(
                 on_event=display.update,
                 failure_objective=plan.weighted_failures if plan is not None else None,
                 locations=plan.location_weights() if plan is not None else None,
+                selection=config.selection,
+                islands=config.islands,
+                migrants=config.migrants,
+                migration_interval=config.migration_interval,
+                adapt_operators=config.adapt_operators,
+                time_budget=config.time_budget,
+                target_cost=config.target_cost,
+                plateau=config.plateau,
             )
             with display:
                 original = search.evaluate_original(saved.pop(0, None))
                 _check_original(original, config, suite)
-                result = search.run(original, saved)
+                result = search.run(original, saved, saved_operator_stats)
             finalists = [c for c in result.best if improves(c, original)]
             promotions = promote(
                 search=search,
@@ -495,6 +514,11 @@ def build_summary(
         "suite": str(config.suite),
         "evaluations": stats.evaluations,
         "generations": stats.generation,
+        "stopped": stats.stopped,
+        "stop_detail": STOP_MESSAGES.get(stats.stopped, ""),
+        "selection": config.selection,
+        "adapt_operators": config.adapt_operators,
+        "operators": operator_report(stats.operators),
         "duplicates": stats.duplicates,
         "invalid": stats.invalid,
         "outcomes": dict(stats.outcomes),
@@ -509,6 +533,20 @@ def build_summary(
     if plan is not None:
         summary["repair"] = plan.summary_json(target)
     return summary
+
+
+def operator_report(totals: dict[str, dict]) -> list[dict]:
+    """List the operators that made children, most children first, with their totals.
+
+    Each entry has the operator's name, its children (`uses`), those that beat their
+    parent (`improvements`) and its probability for the next draw.
+    """
+    entries = [{"operator": name, **values} for name, values in totals.items()]
+    entries = [entry for entry in entries if entry["uses"]]
+    entries.sort(key=lambda entry: (-entry["uses"], entry["operator"]))
+    for entry in entries:
+        entry["probability"] = round(entry["probability"], 4)
+    return entries
 
 
 def improves(candidate: Candidate, original: Candidate) -> bool:

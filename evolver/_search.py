@@ -1,9 +1,12 @@
 """The evolutionary search: NSGA-II over genomes of edits.
 
 Each generation makes up to `population` new candidates from the current population,
-by mutation (add, remove or replace one edit, drawn by the configured operator weights)
-or by crossover of two parents' edit lists (one-point by default). DEAP's NSGA-II selection over (failures, cost, edits), all minimised, then
-keeps the best `population` of parents and children.
+by mutation (add, remove or replace one edit, drawn by the configured operator weights
+or, with `adapt_operators`, by the probabilities of `_adaptation.OperatorBandit`) or by
+crossover of two parents' edit lists (one-point by default). The selection strategy of
+`_selection` picks the parents and keeps the survivors: by default DEAP's NSGA-II over
+(failures, cost, edits), all minimised, keeps the best `population` of parents and
+children. The rules of `_budget` decide when the run stops.
 
 Invariants:
 - A source already evaluated in this run is never evaluated again: candidates are
@@ -12,7 +15,8 @@ Invariants:
 - All randomness comes from one `random.Random(seed)`, and results are recorded in task
   order whatever order workers finish in, so the same configuration and seed give the
   same run, with any number of workers.
-- Every evaluated candidate is written to the archive, one transaction per generation.
+- Every evaluated candidate is written to the archive, one transaction per generation,
+  with the generation's operator statistics.
 - The search state is a function of the seed and the archive. Resuming replays the
   saved generations: it makes their children again from the same random stream and takes
   their evaluations from the archive instead of the sandbox, so a resumed run continues
@@ -29,9 +33,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deap import base, tools
+from deap import base
 
-from archive import Archive, CandidateRecord
+from archive import Archive, CandidateRecord, OperatorStatsRecord
 from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome
 from genomes import (
     Edit,
@@ -43,8 +47,11 @@ from genomes import (
     unified_diff,
 )
 
+from ._adaptation import OperatorBandit, OperatorCount
+from ._budget import Standing, StopRules, StopWatch
 from ._errors import ConfigError
 from ._executor import LocalExecutor, Task
+from ._selection import make_selection
 
 #: Stand-in for an infinite cost inside NSGA-II, whose crowding distance cannot
 #: subtract infinities.
@@ -77,6 +84,10 @@ class Candidate:
     generation: int
     evaluation: Evaluation | None = None
     fitness: _Fitness = field(default_factory=_Fitness)
+    #: Operator of the edit a mutation added or replaced, credited by the bandit.
+    edit_operator: str = ""
+    #: The parent a mutation changed, whose fitness the child is compared with.
+    first_parent: Candidate | None = field(default=None, repr=False, compare=False)
 
     @property
     def candidate_id(self) -> str:
@@ -101,6 +112,11 @@ class SearchStats:
     outcomes: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     best: Candidate | None = None
+    #: Why the run stopped, one of `_budget.STOP_REASONS`; empty while it runs.
+    stopped: str = ""
+    #: Per edit operator: children made, children that beat their parent, and the
+    #: probability of the next draw.
+    operators: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,14 @@ class Search:
         on_event: EventCallback | None = None,
         failure_objective: FailureObjective | None = None,
         locations: LocationWeights | None = None,
+        selection: str = "nsga2",
+        islands: int = 4,
+        migrants: int = 1,
+        migration_interval: int = 5,
+        adapt_operators: bool = False,
+        time_budget: float | None = None,
+        target_cost: float | None = None,
+        plateau: int | None = None,
     ) -> None:
         self.target = target
         self.suite = suite
@@ -156,6 +180,20 @@ class Search:
         self.failure_objective = failure_objective
         self.locations = locations
         self.stats = SearchStats()
+        self.selection = make_selection(
+            selection,
+            population=population,
+            tests=suite.tests,
+            rng=self.rng,
+            rank_key=_rank_key,
+            islands=islands,
+            migrants=migrants,
+            migration_interval=migration_interval,
+        )
+        self.bandit = OperatorBandit(weights, adapt=adapt_operators)
+        self.stop_watch = StopWatch(
+            StopRules(budget, time_budget, target_cost, plateau)
+        )
         self._on_event = on_event or (lambda kind, stats: None)
         self._seen: dict[str, Candidate] = {}
         self._evaluated: list[Candidate] = []
@@ -180,30 +218,63 @@ class Search:
         self,
         original: Candidate,
         saved: Mapping[int, Sequence[CandidateRecord]] | None = None,
+        saved_operator_stats: Mapping[int, Sequence[OperatorStatsRecord]] | None = None,
     ) -> SearchResult:
-        """Search until the budget is spent or no unseen child can be made.
+        """Search until a rule of `_budget` stops it or no unseen child can be made.
 
         `saved` contains the archived records of the generations a resumed run has
-        already written, by generation. They are replayed, not evaluated again.
+        already written, by generation. They are replayed, not evaluated again, and
+        the operator statistics they make again must equal `saved_operator_stats`.
         """
         saved = dict(saved or {})
-        population: list[Candidate] = []
+        saved_stats = dict(saved_operator_stats or {})
+        self.stop_watch.start(_standing(original))
         generation = 1
-        while self.stats.evaluations < self.budget:
-            parents = population or [original]
-            children = self._make_children(parents, generation, seeded=not population)
+        while True:
+            replaying = generation in saved
+            reason = self.stop_watch.stop_reason(self.stats.evaluations, replaying=replaying)
+            if reason is not None:
+                self.stats.stopped = reason
+                break
+            seeded = not self.selection.groups
+            groups = [[original]] if seeded else self.selection.groups
+            made = self._make_children(groups, generation, seeded=seeded)
+            children = [child for group in made for child in group]
             if not children:
                 # Only invalid variants or duplicates came out: keep the invalid ones.
                 if self._invalid_records and generation not in saved:
                     self._write_generation(generation, [])
+                self.stats.stopped = "exhausted"
                 break
-            if generation in saved:
+            if replaying:
                 self._restore_generation(children, generation, saved.pop(generation))
+                counts = self._end_generation(children)
+                _check_operator_stats(generation, counts, saved_stats.get(generation))
             else:
                 self._evaluate_generation(children, generation)
-            population = tools.selNSGA2(population + children, self.population_size)
+            if seeded:
+                self.selection.seed(children, generation)
+            else:
+                self.selection.survive(made, generation)
             generation += 1
         return SearchResult(original=original, best=self.best(), stats=self.stats)
+
+    def _end_generation(self, children: Sequence[Candidate]) -> tuple[OperatorCount, ...]:
+        """Credit the bandit and the stop rules with a generation's evaluated children."""
+        for child in children:
+            if child.edit_operator and child.first_parent is not None:
+                improved = _standing(child).beats(_standing(child.first_parent))
+                self.bandit.record(child.edit_operator, improved)
+        counts = self.bandit.end_generation()
+        for count in counts:
+            total = self.stats.operators.setdefault(
+                count.operator, {"uses": 0, "improvements": 0, "probability": 0.0}
+            )
+            total["uses"] += count.uses
+            total["improvements"] += count.improvements
+            total["probability"] = count.probability
+        self.stop_watch.end_generation([_standing(child) for child in children])
+        return counts
 
     def evaluate_genome(self, genome: Sequence[Edit], *, parent: Candidate) -> Candidate:
         """Return the candidate that `genome` makes, evaluating it only if it is new.
@@ -320,69 +391,75 @@ class Search:
         return tuple(variants[:count])
 
     def _make_children(
-        self, parents: list[Candidate], generation: int, *, seeded: bool
-    ) -> list[Candidate]:
+        self, groups: Sequence[Sequence[Candidate]], generation: int, *, seeded: bool
+    ) -> list[list[Candidate]]:
+        """Make each group's share of a generation's children from its own parents."""
         room = min(self.population_size, self.budget - self.stats.evaluations)
-        children: list[Candidate] = []
-        attempts = 0
-        while len(children) < room and attempts < room * _ATTEMPTS_PER_CHILD:
-            attempts += 1
-            if seeded:
-                genome, operator, lineage = self._first_genome(parents[0])
-            else:
-                genome, operator, lineage = self._vary(parents)
-            if genome is None:
-                continue
-            child = self._materialise(genome, operator, lineage, generation)
-            if child is not None:
-                children.append(child)
-        return children
+        shares = [room] if seeded else self.selection.shares(room)
+        made: list[list[Candidate]] = []
+        for group, share in zip(groups, shares, strict=True):
+            children: list[Candidate] = []
+            attempts = 0
+            while len(children) < share and attempts < share * _ATTEMPTS_PER_CHILD:
+                attempts += 1
+                if seeded:
+                    genome, operator, lineage, edit = self._first_genome(group[0])
+                else:
+                    genome, operator, lineage, edit = self._vary(group)
+                if genome is None:
+                    continue
+                child = self._materialise(genome, operator, lineage, generation, edit)
+                if child is not None:
+                    children.append(child)
+            made.append(children)
+        return made
+
+    def _draw_edit(self) -> Edit | None:
+        # Without adaptation the configured weights are passed as they are, so that
+        # such runs draw from the random stream exactly as before adaptation existed.
+        weights = self.bandit.weights() if self.bandit.adapt else self.weights
+        return self.target.random_edit(self.rng, weights=weights, locations=self.locations)
 
     def _first_genome(self, original: Candidate):
-        edit = self.target.random_edit(
-            self.rng, weights=self.weights, locations=self.locations
-        )
-        return ((edit,) if edit else None), "mutation:add", (original,)
+        edit = self._draw_edit()
+        operator = edit.operator if edit else ""
+        return ((edit,) if edit else None), "mutation:add", (original,), operator
 
-    def _vary(self, population: list[Candidate]):
-        first = self._tournament(population)
+    def _vary(self, population: Sequence[Candidate]):
+        first = self.selection.pick_parent(population, self.rng)
         if len(population) > 1 and self.rng.random() < _CROSSOVER_RATE:
-            second = self._tournament(population)
+            second = self.selection.pick_parent(population, self.rng)
             child, _ = crossover(self.crossover, self.rng, first.genome, second.genome)
-            return child or None, f"crossover:{self.crossover}", (first, second)
-        genome, kind = self._mutate(first.genome)
-        return genome, f"mutation:{kind}", (first,)
-
-    def _tournament(self, population: list[Candidate]) -> Candidate:
-        # The population is ordered by NSGA-II (front, then crowding), so the earlier
-        # of two random members is the better one.
-        if len(population) == 1:
-            return population[0]
-        first, second = self.rng.sample(range(len(population)), 2)
-        return population[min(first, second)]
+            return child or None, f"crossover:{self.crossover}", (first, second), ""
+        genome, kind, edit = self._mutate(first.genome)
+        return genome, f"mutation:{kind}", (first,), edit
 
     def _mutate(self, genome: tuple[Edit, ...]):
+        """Return the changed genome, the kind of change and the new edit's operator."""
         choices = ["add", "replace"] + (["remove"] if len(genome) > 1 else [])
         kind = self.rng.choice(choices)
         if kind == "remove":
             index = self.rng.randrange(len(genome))
-            return genome[:index] + genome[index + 1 :], kind
-        edit = self.target.random_edit(
-            self.rng, weights=self.weights, locations=self.locations
-        )
+            return genome[:index] + genome[index + 1 :], kind, ""
+        edit = self._draw_edit()
         if edit is None:
-            return None, kind
+            return None, kind, ""
         if kind == "add" and len(genome) < self.max_edits:
-            return genome + (edit,), kind
+            return genome + (edit,), kind, edit.operator
         index = self.rng.randrange(len(genome))
-        return genome[:index] + (edit,) + genome[index + 1 :], "replace"
+        return genome[:index] + (edit,) + genome[index + 1 :], "replace", edit.operator
 
-    def _materialise(self, genome, operator, lineage, generation) -> Candidate | None:
+    def _materialise(
+        self, genome, operator, lineage, generation, edit_operator=""
+    ) -> Candidate | None:
         genome = tuple(dict.fromkeys(genome))[: self.max_edits]
         parents = tuple(parent.candidate_id for parent in lineage)
         try:
             applied = self.target.apply(genome)
         except InvalidVariant as error:
+            if edit_operator:
+                # A child that is not valid Python is a failed try of its operator.
+                self.bandit.record(edit_operator, improved=False)
             self._record_invalid(genome, parents, operator, generation, str(error))
             return None
         digest = source_hash(applied.source)
@@ -392,6 +469,8 @@ class Search:
         candidate = Candidate(
             applied.applied, applied.source, digest, parents, operator, generation
         )
+        candidate.edit_operator = edit_operator
+        candidate.first_parent = lineage[0]
         self._seen[digest] = candidate
         return candidate
 
@@ -435,7 +514,9 @@ class Search:
             self._seen[candidate.source_hash] = candidate
         self._evaluated.extend(candidates)
         records = [self._record(c, generation) for c in candidates]
-        self._write_generation(generation, records)
+        # Generation 0 is the original alone, which no operator made.
+        counts = self._end_generation(candidates) if generation else ()
+        self._write_generation(generation, records, counts)
 
     def _set_evaluation(self, candidate: Candidate, evaluation: Evaluation) -> None:
         objective = self.failure_objective
@@ -455,10 +536,26 @@ class Search:
         ):
             self.stats.best = candidate
 
-    def _write_generation(self, generation: int, records: list[CandidateRecord]) -> None:
+    def _write_generation(
+        self,
+        generation: int,
+        records: list[CandidateRecord],
+        counts: Sequence[OperatorCount] = (),
+    ) -> None:
         invalid = [r for r in self._invalid_records if r.generation == generation]
         self._invalid_records = [r for r in self._invalid_records if r.generation != generation]
-        self.archive.add_generation(self.run_id, generation, records + invalid)
+        operator_stats = [
+            OperatorStatsRecord(
+                self.run_id,
+                generation,
+                count.operator,
+                count.uses,
+                count.improvements,
+                count.probability,
+            )
+            for count in counts
+        ]
+        self.archive.add_generation(self.run_id, generation, records + invalid, operator_stats)
 
     def _record(self, candidate: Candidate, generation: int) -> CandidateRecord:
         evaluation = candidate.evaluation
@@ -484,6 +581,30 @@ class Search:
         )
 
 
+def _standing(candidate: Candidate) -> Standing:
+    assert candidate.evaluation is not None
+    fitness = candidate.evaluation.fitness
+    # The failures objective, which repair mode weighs, rather than the raw count.
+    return Standing(candidate.evaluation.passed, candidate.fitness.values[0], fitness.cost)
+
+
+def _check_operator_stats(
+    generation: int,
+    counts: Sequence[OperatorCount],
+    stored: Sequence[OperatorStatsRecord] | None,
+) -> None:
+    """Raise ResumeMismatch when replayed statistics differ from the stored ones.
+
+    Runs written before the archive stored operator statistics have none to compare.
+    """
+    if not stored:
+        return
+    made = [(c.operator, c.uses, c.improvements, c.probability) for c in counts]
+    kept = [(r.operator, r.uses, r.improvements, r.probability) for r in stored]
+    if made != kept:
+        raise ResumeMismatch(generation, len(made), len(kept), what="operator statistics")
+
+
 def _rank_key(candidate: Candidate) -> tuple[int, float, float, int]:
     """Order passing candidates first, then by failures objective, cost and edits.
 
@@ -499,10 +620,12 @@ def _rank_key(candidate: Candidate) -> tuple[int, float, float, int]:
 class ResumeMismatch(ConfigError):
     """A saved generation differs from what the search makes again from its seed."""
 
-    def __init__(self, generation: int, made: int, stored: int) -> None:
+    def __init__(
+        self, generation: int, made: int, stored: int, what: str = "candidates"
+    ) -> None:
         super().__init__(
             f"Generation {generation} in the archive does not match what this evolver "
-            f"makes again from the run's seed ({made} candidates made, {stored} stored, "
+            f"makes again from the run's seed ({made} {what} made, {stored} stored, "
             "not the same ones). The target, the suite's results or evolver itself "
             "changed since the run was written, so it cannot be resumed exactly. Start "
             "a new run instead."

@@ -11,17 +11,19 @@ import json
 import math
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from archive import Archive, ArchiveError, CandidateRecord, RunRecord
+from archive import Archive, ArchiveError, CandidateRecord, OperatorStatsRecord, RunRecord
 
 from ._config import CONFIG_FILE, build_config, find_config_file, read_config_file
 from ._errors import EXIT_OK, ConfigError
-from ._progress import format_count
-from ._run_command import _process_exists
+from ._progress import format_count, operator_lines
+from ._budget import STOP_MESSAGES
+from ._run_command import _process_exists, operator_report
 
 STATUS_EXAMPLES = """\
 examples:
@@ -73,7 +75,9 @@ def status_command(arguments) -> int:
             report = {"archive": str(path), "runs": [_brief(run) for run in archive.runs()]}
         else:
             run = _choose(archive, arguments.run, path)
-            report = {"archive": str(path), **describe_run(run, archive.candidates(run.run_id))}
+            candidates = archive.candidates(run.run_id)
+            operator_stats = archive.operator_stats(run.run_id)
+            report = {"archive": str(path), **describe_run(run, candidates, operator_stats)}
     if arguments.json:
         print(json.dumps(report, indent=2))
     elif arguments.all:
@@ -119,8 +123,16 @@ def _choose(archive: Archive, requested: str | None, path: Path) -> RunRecord:
     return run
 
 
-def describe_run(run: RunRecord, candidates: list[CandidateRecord]) -> dict:
-    """Return the JSON-compatible progress of a run from its archived candidates."""
+def describe_run(
+    run: RunRecord,
+    candidates: list[CandidateRecord],
+    operator_stats: Sequence[OperatorStatsRecord] = (),
+) -> dict:
+    """Return the JSON-compatible progress of a run from its archived candidates.
+
+    `operators` totals the stored operator statistics, with each operator's
+    probability after the last stored generation.
+    """
     evaluated = [c for c in candidates if c.outcome != "invalid"]
     original = next((c for c in evaluated if c.generation == 0), None)
     variants = [c for c in evaluated if c.generation > 0]
@@ -145,7 +157,22 @@ def describe_run(run: RunRecord, candidates: list[CandidateRecord]) -> dict:
             "edits": best.edits,
         },
         "seconds_since_last_generation": round(time.time() - last_write, 1),
+        "stopped": run.summary.get("stopped"),
+        "adapt_operators": run.config.get("adapt_operators", False),
+        "operators": operator_report(_operator_totals(operator_stats)),
     }
+
+
+def _operator_totals(records: Sequence[OperatorStatsRecord]) -> dict[str, dict]:
+    totals: dict[str, dict] = {}
+    for record in records:
+        total = totals.setdefault(
+            record.operator, {"uses": 0, "improvements": 0, "probability": 0.0}
+        )
+        total["uses"] += record.uses
+        total["improvements"] += record.improvements
+        total["probability"] = record.probability
+    return totals
 
 
 def _finite(value: float | None) -> float | None:
@@ -197,6 +224,11 @@ def _print_run(report: dict) -> None:
         )
     endings = ", ".join(f"{name} {count}" for name, count in sorted(report["outcomes"].items()))
     out.print(f"  Outcomes: {endings or 'none yet'}", highlight=False)
+    if report["stopped"]:
+        reason = STOP_MESSAGES.get(report["stopped"], report["stopped"])
+        out.print(f"  Stopped: {report['stopped']} ({reason})", highlight=False)
+    for line in operator_lines(report["operators"], report["adapt_operators"]):
+        out.print("  " + line, highlight=False)
     out.print(f"  Archive: {report['archive']}", highlight=False)
 
 
@@ -205,3 +237,4 @@ def _print_runs(report: dict) -> None:
     for run in report["runs"]:
         table.add_row(run["run_id"], run["status"], run["target"], str(run["seed"]), run["started"])
     Console().print(table)
+

@@ -37,6 +37,8 @@ examples:
   evolver run examples/stats
   evolver run --target path/mod.py --suite path/test_mod.py --budget 400 --seed 1
   evolver run examples/stats --json > result.json
+  evolver run examples/stats --selection islands --islands 3 --adapt-operators
+  evolver run examples/stats --plateau 5 --time-budget 600
   evolver run examples/stats --resume          (after Ctrl-C or a crash)
   evolver run examples/repair --repair         (the original fails a test)
 """
@@ -169,6 +171,8 @@ def _add_run(commands) -> None:
             "it still fails (default 10; a newly failing test counts once)"
         ),
     )
+    _add_search_strategy(run)
+    _add_stop_rules(run)
     run.add_argument(
         "--run-dir", help="folder for the archive (default: .evolver beside the target)"
     )
@@ -185,6 +189,67 @@ def _add_run(commands) -> None:
         ),
     )
     run.add_argument("--json", action="store_true", help="print one JSON object, no display")
+
+
+def _add_search_strategy(command) -> None:
+    command.add_argument(
+        "--selection",
+        help=(
+            "how parents and survivors are chosen: nsga2 (default; Pareto fronts over "
+            "failures, cost and edits), lexicase (test by test in random order, then "
+            "cost) or islands (separate NSGA-II populations with ring migration)"
+        ),
+    )
+    command.add_argument(
+        "--islands", type=int, help="sub-populations of --selection islands (default 4)"
+    )
+    command.add_argument(
+        "--migrants",
+        type=int,
+        help="best candidates each island sends to the next at a migration (default 1)",
+    )
+    command.add_argument(
+        "--migration-interval",
+        type=int,
+        help="generations between migrations of --selection islands (default 5)",
+    )
+    command.add_argument(
+        "--adapt-operators",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "adapt the edit operators' probabilities during the run to how often "
+            "their children beat their parent, starting from the [operators] weights "
+            "(default: off)"
+        ),
+    )
+
+
+def _add_stop_rules(command) -> None:
+    command.add_argument(
+        "--time-budget",
+        type=float,
+        help=(
+            "stop starting generations after this many seconds of search (default: no "
+            "limit); a run stopped by time cannot be reproduced exactly"
+        ),
+    )
+    command.add_argument(
+        "--target-cost",
+        type=float,
+        help=(
+            "stop after the generation in which a variant passes every test at this "
+            "cost or less (fuel with wasm; default: no target)"
+        ),
+    )
+    command.add_argument(
+        "--plateau",
+        type=int,
+        help=(
+            "stop when the best candidate has not improved for this many generations "
+            "(default: never)"
+        ),
+    )
 
 
 def _add_limits(command) -> None:
