@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/search_study.py --out study.json
 
 It builds a corpus of single-edit bugs in four pyperformance programs and three
-standard-library modules (`study_corpus.py`), then drives `evolver run --json` as a
-subprocess once per strategy and bug (the repair table) and once per strategy and
-program without a bug (the speed table). A strategy is a named set of `evolver run`
+standard-library modules (`study_corpus.py`). Then it runs `evolver run --json` as a
+subprocess once per strategy and bug (the repair table), and once per strategy and
+clean program (the speed table). A strategy is a named set of `evolver run`
 flags in `STRATEGIES` below. A strategy whose flags `evolver run --help` does not list
 is reported and skipped, and so is the whole repair table when `--repair` is missing.
 
@@ -67,7 +67,7 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
 REPAIR_FLAGS = ("--repair",)
 
 #: Finalists minimised and gated in a speed run. One keeps the gate's cost small and
-#: still tells whether the best variant is promoted.
+#: still shows whether the best variant is promoted.
 SPEED_FINALISTS = 1
 
 #: hypothesis examples per test in the corpus and in every run: evolver's default.
@@ -75,6 +75,7 @@ MAX_EXAMPLES = 20
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and check the command line."""
     parser = argparse.ArgumentParser(
         description="Repair and speed-up study of evolver's search on real programs.",
         epilog="example: .venv/bin/python benchmarks/search_study.py --budget 20 "
@@ -135,12 +136,14 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--out", type=Path, default=None, help="write every figure to this JSON file"
     )
     arguments = parser.parse_args(argv)
+
     if arguments.budget < 2:
         parser.error(
             f"--budget must be at least 2 (the original and one candidate), got {arguments.budget}"
         )
     if arguments.bugs < 0 or arguments.workers < 1:
         parser.error("--bugs must be 0 or more and --workers 1 or more")
+
     return arguments
 
 
@@ -185,6 +188,7 @@ def repair_one(
     flags = common_arguments(arguments, prepared, bug.target, bug.suite, run_dir)
     flags += [*REPAIR_FLAGS, "--finalists", "0", *STRATEGIES[strategy]]
     outcome = run_evolver(flags, bug.folder)
+
     record = _run_record(outcome) | {
         "strategy": strategy,
         "bug_id": bug.bug_id,
@@ -196,10 +200,12 @@ def repair_one(
     passing = passing_entries(outcome.report)
     if not passing:
         return record
+
     record["repaired"] = True
     record["candidate_id"] = passing[0]["candidate_id"]
     record["repair_diff"] = passing[0].get("diff", "")
     record["evaluations_to_repair"] = evaluations_to_pass(outcome.report)
+
     program = prepared.program
     correctness = check_against_clean(
         module=program.module,
@@ -226,6 +232,7 @@ def speed_one(arguments, strategy: str, prepared: Prepared, scratch: Path) -> di
     )
     flags += ["--finalists", str(SPEED_FINALISTS), *STRATEGIES[strategy]]
     outcome = run_evolver(flags, prepared.folder)
+
     record = _run_record(outcome) | {
         "strategy": strategy,
         "program": prepared.program.name,
@@ -239,6 +246,7 @@ def speed_one(arguments, strategy: str, prepared: Prepared, scratch: Path) -> di
     )
     if not outcome.ok:
         return record
+
     report = outcome.report
     original = report["original"]["cost"]
     # The original passes too, so a run that finds nothing faster reports 0%.
@@ -247,6 +255,7 @@ def speed_one(arguments, strategy: str, prepared: Prepared, scratch: Path) -> di
     if original:
         record["best_cost"] = min([original, *costs])
         record["reduction"] = 1 - record["best_cost"] / original
+
     promoted = [gated for gated in report.get("gated", []) if gated.get("promoted")]
     record["promoted"] = bool(promoted)
     if original and promoted:

@@ -21,8 +21,9 @@ from fitness import Evaluation, EvaluationSettings, Suite
 from genomes import InvalidVariant, Target, unified_diff
 from sandbox import Limits, Outcome
 
-#: Attempts per kept bug at most. About half of single edits change nothing the suite
-#: sees, and a few crash, so this keeps a program that resists from stalling the study.
+#: Attempts per kept bug at most. In the first study runs, one in two to four single
+#: edits made a test fail; this bound keeps a program with few such edits from
+#: stalling the study.
 ATTEMPTS_PER_BUG = 8
 
 #: Candidates evaluated together, per worker, while the corpus is built.
@@ -31,7 +32,7 @@ BATCH_PER_WORKER = 2
 
 @dataclass(frozen=True)
 class Bug:
-    """One kept bug: where it is, how it was made, and how the suite sees it."""
+    """A kept bug: its files, the edit that made it, and the tests it fails."""
 
     bug_id: str
     program: str

@@ -4,10 +4,10 @@ The study drives evolver only through its command line, so that it measures any
 evolver whose `run` command takes the flags of a strategy, whichever branch it comes
 from. `known_flags` reads those flags from `evolver run --help`.
 
-The correctness check of a repair reuses the canary gate's differential check: the
+The correctness check of a repair reuses the canary gate's differential check. The
 suite's recorded calls and inputs drawn from the annotations are replayed on the
-clean program and on the repaired one, each in its own wasm sandbox, and the results
-are compared on the host.
+clean program and on the repaired one, each in its own wasm sandbox. The results are
+then compared on the host.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from evolver._canary_config import CanaryConfig
 from fitness import EvaluationSettings, Suite
 from genomes import source_hash
 
-#: Seconds one `evolver run` may take before the study stops it and records a timeout.
-#: A budget of 100 on bm_richards, with the canary gate, took about 10 minutes on a
-#: busy 2-core machine.
+#: Seconds one `evolver run` may take before the study stops it and records a
+#: timeout. An estimate: a speed run of budget 40 took a few minutes on a busy
+#: 2-core machine, so an hour leaves room for budgets of several hundred.
 RUN_TIMEOUT = 3600
 
 #: Characters of a failed run's stderr kept in the record.
@@ -63,7 +63,7 @@ def missing_flags(flags: Sequence[str], known: frozenset[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What one `evolver run` reported, or why it reported nothing."""
+    """The JSON report of one `evolver run`, or the error that replaced it."""
 
     command: tuple[str, ...]
     exit_code: int
