@@ -154,7 +154,7 @@ def progress(message: str) -> None:
 def select_strategies(
     names: Sequence[str], known: frozenset[str]
 ) -> tuple[list[str], dict[str, list[str]]]:
-    """Split `names` into the strategies this evolver runs and the missing flags of the rest."""
+    """Split `names` into runnable strategies and the missing flags of the others."""
     runnable, skipped = [], {}
     for name in names:
         missing = missing_flags(STRATEGIES[name], known)
