@@ -12,7 +12,8 @@ is reported and skipped, and so is the whole repair table when `--repair` is mis
 Repair table: a bug is repaired when a best candidate of the run passes every test,
 and correct when that candidate also gives the clean program's results on the
 canary gate's differential inputs (`study_runs.check_against_clean`). "unchecked"
-counts repairs whose program offers no function that takes plain data.
+counts repairs that check could not judge (no inputs of plain data, or a sandbox
+that failed to start).
 Speed table: the fuel of the cheapest passing candidate against the original's, and
 whether the canary gate promoted a finalist.
 

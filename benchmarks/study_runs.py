@@ -27,6 +27,7 @@ from evolver._canary_checks import GateRequest, check_differential
 from evolver._canary_config import CanaryConfig
 from fitness import EvaluationSettings, Suite
 from genomes import source_hash
+from sandbox import SandboxError
 
 #: Seconds one `evolver run` may take before the study stops it and records a
 #: timeout. An estimate: a speed run of budget 40 took a few minutes on a busy
@@ -139,7 +140,8 @@ def candidate_source(report: dict, candidate_id: str) -> str:
 class Correctness:
     """The differential check of a repair against the clean program."""
 
-    #: "pass", "fail" or "skipped" (no function could be called with plain data).
+    #: "pass", "fail", "skipped" (no function could be called with plain data) or
+    #: "error" (the sandbox failed to start).
     status: str
     summary: str
     figures: dict = field(default_factory=dict)
@@ -174,7 +176,10 @@ def check_against_clean(
         seeds=(seed + 1,),
         on_event=lambda message: None,
     )
-    check = check_differential(request, functions, {})
+    try:
+        check = check_differential(request, functions, {})
+    except SandboxError as error:
+        return Correctness("error", f"the wasm sandbox failed to start: {error}")
     summary = check.summary
     if check.counterexample:
         summary += f": {check.counterexample}"
