@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fitness import (
+    RESERVED_MODULE_NAMES,
     Evaluation,
     EvaluationSettings,
     Suite,
@@ -140,6 +141,22 @@ def _reject_folder(path: Path, role: str, flag: str) -> None:
 
 
 def _module_name(module_flag: str | None, candidate: Path) -> str:
+    name = _checked_module_name(module_flag, candidate)
+    if name in RESERVED_MODULE_NAMES:
+        raise ConfigError(reserved_name_message(name))
+    return name
+
+
+def reserved_name_message(name: str) -> str:
+    """Return the error for a target whose module name the harness takes."""
+    return (
+        f"The module name {name!r} is taken by evolver's harness inside the sandbox, "
+        f"so the suite's import would not find the target. Rename the module and its "
+        f"import in the suite; {', '.join(RESERVED_MODULE_NAMES)} are reserved."
+    )
+
+
+def _checked_module_name(module_flag: str | None, candidate: Path) -> str:
     if module_flag is not None:
         if not module_flag.isidentifier() or keyword.iskeyword(module_flag):
             raise ConfigError(

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING
 
 from fitness import Evaluation, EvaluationSettings, Fitness, Suite, TestOutcome, evaluate
+from sandbox import remove_orphaned_folders
 
 if TYPE_CHECKING:
     from sandbox import BaseSandbox
@@ -196,6 +197,7 @@ class LocalExecutor:
 
     def _replace(self, worker: _Worker, tasks, pending, retried, reason: str):
         worker.stop(kill=True)
+        remove_orphaned_folders()
         self._workers[self._workers.index(worker)] = self._spawn()
         self.replaced += 1
         index = worker.task_index
@@ -213,6 +215,9 @@ class LocalExecutor:
         for worker in self._workers:
             worker.stop(kill=kill)
         self._workers = []
+        if kill:
+            # A killed worker leaves its warm guest's folder behind.
+            remove_orphaned_folders()
 
     def __enter__(self) -> LocalExecutor:
         return self

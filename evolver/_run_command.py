@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archive import Archive, ArchiveError
-from fitness import EvaluationSettings, Suite, SuiteError
+from fitness import RESERVED_MODULE_NAMES, EvaluationSettings, Suite, SuiteError
 from genomes import Target, TargetError, unified_diff
 from sandbox import Outcome, SandboxError, boundary_warning, create_sandbox
 
@@ -31,6 +31,7 @@ from ._errors import (
     EvolverError,
     OriginalFailsError,
 )
+from ._eval_command import reserved_name_message
 from ._executor import LocalExecutor
 from ._canary_config import CanaryConfig, load_canary_config
 from ._progress import RunDisplay, format_count
@@ -115,6 +116,8 @@ def load_inputs(config: RunConfig) -> tuple[Target, Suite]:
         target = Target.from_file(config.target, functions=config.functions or None)
     except TargetError as error:
         raise ConfigError(str(error)) from error
+    if target.module_name in RESERVED_MODULE_NAMES:
+        raise ConfigError(reserved_name_message(target.module_name))
     try:
         suite = Suite.from_file(config.suite)
     except SuiteError as error:

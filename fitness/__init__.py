@@ -13,6 +13,7 @@ from ._differential import (
     replay_inputs,
 )
 from ._evaluate import (
+    RESERVED_MODULE_NAMES,
     Evaluation,
     EvaluationSettings,
     Fitness,
@@ -36,6 +37,7 @@ __all__ = [
     "Fitness",
     "InputDraw",
     "LineSuspiciousness",
+    "RESERVED_MODULE_NAMES",
     "Replay",
     "Suite",
     "SuiteError",

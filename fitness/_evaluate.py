@@ -100,6 +100,11 @@ class Evaluation:
 REPORT_KEY_LENGTH = 59
 
 
+#: Module names the harness itself takes inside the sandbox, which a target cannot
+#: have: the suite's import would find the harness's module instead.
+RESERVED_MODULE_NAMES = ("guard", "harness")
+
+
 def harness_source(name: str = "harness.py") -> bytes:
     return resources.files("fitness").joinpath(name).read_bytes()
 

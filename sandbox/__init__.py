@@ -2,7 +2,7 @@
 
 from ._base import BaseSandbox
 from ._types import Job, Limits, Outcome, Result, SandboxError
-from ._warm import WarmWasmSandbox
+from ._warm import WarmWasmSandbox, remove_orphaned_folders
 
 __all__ = [
     "BACKENDS",
@@ -15,6 +15,7 @@ __all__ = [
     "WarmWasmSandbox",
     "boundary_warning",
     "create_sandbox",
+    "remove_orphaned_folders",
 ]
 
 #: Names accepted by `create_sandbox`: `wasm` (the default), `docker` and `process`.

@@ -37,6 +37,35 @@ RUNTIME_THREADS = 1
 START_SECONDS = 180.0
 #: Time the client waits for the server beyond a job's wall-clock limit.
 RESPONSE_GRACE_SECONDS = 15.0
+#: Start of the name of a warm sandbox's folder in the temporary folder, followed by
+#: the process id of its owner and a random part.
+FOLDER_PREFIX = "evolver-warm-"
+
+
+def remove_orphaned_folders(root: Path | None = None) -> int:
+    """Remove the warm sandboxes' folders whose owner process has ended.
+
+    An owner killed with SIGKILL cannot remove its folder, which contains the last
+    candidate and suite. Return how many folders were removed.
+    """
+    root = Path(tempfile.gettempdir()) if root is None else root
+    removed = 0
+    for folder in root.glob(f"{FOLDER_PREFIX}*-*"):
+        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _process_exists(int(owner)):
+            remove_tree(folder)
+            removed += 1
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class WarmWasmSandbox(BaseSandbox):
@@ -65,7 +94,8 @@ class WarmWasmSandbox(BaseSandbox):
         self._entry = entry
         self._warm_up = warm_up
         self._memory_bytes = memory_bytes
-        self._folder = Path(tempfile.mkdtemp(prefix="evolver-warm-"))
+        remove_orphaned_folders()
+        self._folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         self._cold: BaseSandbox | None = None
         self._server: subprocess.Popen | None = None
         self._connection = None

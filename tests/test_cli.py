@@ -564,3 +564,15 @@ def test_unknown_operator_weight(stats_example: Path):
     assert result.returncode == EXIT_USAGE
     assert "delete_statment" in result.stderr
     assert "delete_statement" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["guard", "harness"])
+def test_reserved_module_name_is_rejected(tmp_path: Path, name: str):
+    (tmp_path / f"{name}.py").write_text("def add(a, b):\n    return a + b\n")
+    suite = tmp_path / f"test_{name}.py"
+    suite.write_text(f"import {name}\n\ndef test_add():\n    assert {name}.add(1, 2) == 3\n")
+    ran = evolver("run", "--target", str(tmp_path / f"{name}.py"), "--suite", str(suite))
+    evaluated = evolver("eval", str(tmp_path / f"{name}.py"), "--suite", str(suite))
+    for result in (ran, evaluated):
+        assert result.returncode == EXIT_USAGE, result.stderr
+        assert f"The module name {name!r} is taken" in result.stderr

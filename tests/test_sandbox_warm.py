@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from fitness import EvaluationSettings, build_job, evaluate, score, warm_sandbox
-from sandbox import Job, Limits, Outcome
+from sandbox import Job, Limits, Outcome, remove_orphaned_folders
 
 from .test_fitness import GOOD, HOSTILE, SUITE, WRONG
 
@@ -203,3 +204,36 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_killed_worker_leaves_no_folder(tmp_path, monkeypatch):
+    from evolver._executor import LocalExecutor, Task
+
+    # Spawned workers read TMPDIR; this process has cached its temporary folder.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    executor = LocalExecutor("wasm", 1, warm_memory=LIMITS.memory_bytes)
+    try:
+        (evaluation,) = executor.evaluate_many([Task(GOOD, "target", SUITE, SETTINGS, 0)])
+        folders = list(tmp_path.glob("evolver-warm-*"))
+    finally:
+        executor.close(kill=True)
+
+    assert evaluation.passed
+    assert len(folders) == 1
+    assert not folders[0].exists()
+
+
+def test_orphaned_folders_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f"evolver-warm-{dead.pid}-abc"
+    owned = tmp_path / f"evolver-warm-{os.getpid()}-abc"
+    unrelated = tmp_path / "evolver-warm-notapid-abc"
+    for folder in (orphan, owned, unrelated):
+        (folder / "job").mkdir(parents=True)
+
+    assert remove_orphaned_folders(tmp_path) == 1
+    assert not orphan.exists()
+    assert owned.exists()
+    assert unrelated.exists()
