@@ -377,6 +377,14 @@ def test_unknown_operator_raises(target):
         target.apply([("delete_statement", "body[0]")])
 
 
+def test_has_sites_matches_sites(target):
+    empty = Target.from_source("# Nothing here yet.\n")
+    assert target.has_sites() is True
+    assert target.sites() != []
+    assert empty.has_sites() is False
+    assert empty.sites() == []
+
+
 def test_empty_genome_gives_original(target):
     applied = target.apply(())
     assert applied.source == SOURCE
