@@ -122,7 +122,7 @@ def load_inputs(config: RunConfig) -> tuple[Target, Suite]:
         suite = Suite.from_file(config.suite)
     except SuiteError as error:
         raise ConfigError(str(error)) from error
-    if not target.sites():
+    if not target.has_sites():
         raise ConfigError(_no_sites_message(config))
     return target, suite
 

@@ -21,7 +21,12 @@ gets `pass`.
 
 An applied edit may be undone in effect by a later one: a later replacement
 of a statement drops earlier edits inside it, and of two changes of the same
-literal the later wins. Both still count as applied.
+literal the later wins. Both still count as applied. An earlier edit at the
+same address may also turn a node into another kind of node, as when
+`insert_unary` wraps `a * b` in `-(...)` before `binary_operator` changes
+the `*`. The pass finds such a case when the later operator's `rewrite_node`
+returns None, and that edit then moves from the applied edits to the
+skipped ones.
 
 Cost: the rebuild touches the edited paths only. Generating the source
 regenerates only the changed top-level statements, and compiling it to
@@ -46,13 +51,24 @@ from ._operators import OPERATORS
 __all__ = ["apply_genome", "compile_quietly"]
 
 
+#: A planned edit: its operator, its position in the genome and the edit.
+_Step = tuple[BaseOperator, int, Edit]
+
+
 @dataclass(frozen=True)
 class _Plan:
-    applied: tuple[Edit, ...]
-    skipped: tuple[Edit, ...]
-    node_edits: dict[str, list[tuple[BaseOperator, Edit]]]
-    block_edits: dict[str, list[tuple[BaseOperator, Edit]]]
+    genome: tuple[Edit, ...]
+    applied: frozenset[int]
+    node_edits: dict[str, list[_Step]]
+    block_edits: dict[str, list[_Step]]
     spine: frozenset[str]
+
+    def result(self, source: str, dropped: set[int]) -> Applied:
+        """Build the outcome, also skipping the edits at the positions in `dropped`."""
+        kept = self.applied - dropped
+        applied = [edit for i, edit in enumerate(self.genome) if i in kept]
+        skipped = [edit for i, edit in enumerate(self.genome) if i not in kept]
+        return Applied(source, tuple(applied), tuple(skipped))
 
 
 def apply_genome(analysis: Analysis, genome: Sequence[Edit], path: str) -> Applied:
@@ -61,44 +77,44 @@ def apply_genome(analysis: Analysis, genome: Sequence[Edit], path: str) -> Appli
     Raises InvalidVariant if the result does not compile.
     """
     plan = _plan(analysis, genome)
+    dropped: set[int] = set()
     if not plan.applied:
         source = _generate_code(analysis.module, analysis)
-        return Applied(source, plan.applied, plan.skipped)
+        return plan.result(source, dropped)
 
-    module = _rebuild(analysis.module, "", plan, analysis)
+    module = _rebuild(analysis.module, "", plan, analysis, dropped)
     assert isinstance(module, cst.Module)
     source = _generate_code(module, analysis)
     _check_compiles(source, path)
-    return Applied(source, plan.applied, plan.skipped)
+    return plan.result(source, dropped)
 
 
 def _plan(analysis: Analysis, genome: Sequence[Edit]) -> _Plan:
-    applied: list[Edit] = []
-    skipped: list[Edit] = []
+    applied: set[int] = set()
     removed: list[str] = []
-    node_edits: dict[str, list[tuple[BaseOperator, Edit]]] = {}
-    block_edits: dict[str, list[tuple[BaseOperator, Edit]]] = {}
+    node_edits: dict[str, list[_Step]] = {}
+    block_edits: dict[str, list[_Step]] = {}
 
-    for edit in genome:
+    for position, edit in enumerate(genome):
         operator = _operator_for(edit)
         needed = operator.check(analysis, edit)
         gone = needed is None or any(
             is_within(address, ancestor) for address in needed for ancestor in removed
         )
         if gone:
-            skipped.append(edit)
             continue
-        applied.append(edit)
+        applied.add(position)
         removed.extend(operator.removed(analysis, edit))
+        step = (operator, position, edit)
         for block in operator.blocks(analysis, edit):
-            block_edits.setdefault(block, []).append((operator, edit))
+            block_edits.setdefault(block, []).append(step)
         for address in operator.node_addresses(analysis, edit):
-            node_edits.setdefault(address, []).append((operator, edit))
+            node_edits.setdefault(address, []).append(step)
 
     spine = {prefix for address in node_edits for prefix in prefixes(address)}
     spine.update(prefix for address in block_edits for prefix in prefixes(address))
     return _Plan(
-        tuple(applied), tuple(skipped), node_edits, block_edits, frozenset(spine)
+        tuple(genome), frozenset(applied), node_edits, block_edits, frozenset(spine)
     )
 
 
@@ -117,7 +133,11 @@ def _operator_for(edit: Edit) -> BaseOperator:
 
 
 def _rebuild(
-    node: cst.CSTNode, address: str, plan: _Plan, analysis: Analysis
+    node: cst.CSTNode,
+    address: str,
+    plan: _Plan,
+    analysis: Analysis,
+    dropped: set[int],
 ) -> cst.CSTNode:
     changes: dict[str, object] = {}
     for name in node_fields(type(node)):
@@ -125,9 +145,9 @@ def _rebuild(
         if isinstance(value, cst.CSTNode):
             child = child_address(address, name)
             if child in plan.spine:
-                changes[name] = _rebuild(value, child, plan, analysis)
+                changes[name] = _rebuild(value, child, plan, analysis, dropped)
         elif isinstance(value, (list, tuple)):
-            items = _rebuild_items(value, address, name, plan, analysis)
+            items = _rebuild_items(value, address, name, plan, analysis, dropped)
             if items is not None:
                 changes[name] = items
 
@@ -136,13 +156,22 @@ def _rebuild(
             node, address, changes, plan.block_edits[address], analysis
         )
     current = node.with_changes(**changes) if changes else node
-    for operator, edit in plan.node_edits.get(address, ()):
-        current = operator.rewrite_node(edit, analysis, address, node, current)
+    for operator, position, edit in plan.node_edits.get(address, ()):
+        rewritten = operator.rewrite_node(edit, analysis, address, node, current)
+        if rewritten is None:
+            dropped.add(position)
+        else:
+            current = rewritten
     return current
 
 
 def _rebuild_items(
-    items: Sequence[object], address: str, name: str, plan: _Plan, analysis: Analysis
+    items: Sequence[object],
+    address: str,
+    name: str,
+    plan: _Plan,
+    analysis: Analysis,
+    dropped: set[int],
 ) -> list[object] | None:
     rebuilt: list[object] | None = None
     for index, item in enumerate(items):
@@ -150,7 +179,7 @@ def _rebuild_items(
         if isinstance(item, cst.CSTNode) and child in plan.spine:
             if rebuilt is None:
                 rebuilt = list(items)
-            rebuilt[index] = _rebuild(item, child, plan, analysis)
+            rebuilt[index] = _rebuild(item, child, plan, analysis, dropped)
     return rebuilt
 
 
@@ -158,13 +187,13 @@ def _rewrite_block(
     node: cst.CSTNode,
     address: str,
     changes: dict[str, object],
-    edits: list[tuple[BaseOperator, Edit]],
+    edits: list[_Step],
     analysis: Analysis,
 ) -> list[Statement]:
     assert isinstance(node, (cst.Module, cst.IndentedBlock))
     body = changes.get("body", node.body)
     slots = BlockSlots(address, list(enumerate(body)))  # type: ignore[arg-type]
-    for operator, edit in edits:
+    for operator, _, edit in edits:
         operator.rewrite_block(edit, analysis, slots)
 
     statements = [statement for _, statement in slots.entries]

@@ -106,8 +106,10 @@ class BinaryOperator(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, (cst.BinaryOperation, cst.AugAssign))
+    ) -> cst.CSTNode | None:
+        # An earlier edit at this location may have wrapped it in `-(...)`.
+        if not isinstance(current, (cst.BinaryOperation, cst.AugAssign)):
+            return None
         table = _BINARY if isinstance(current, cst.BinaryOperation) else _AUGMENTED
         return current.with_changes(
             operator=_replace_operator(current.operator, table[edit.argument])
@@ -146,8 +148,9 @@ class ComparisonOperator(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, cst.ComparisonTarget)
+    ) -> cst.CSTNode | None:
+        if not isinstance(current, cst.ComparisonTarget):
+            return None
         operator = _replace_operator(current.operator, _COMPARISON[edit.argument])
         return current.with_changes(operator=operator)
 
@@ -178,8 +181,10 @@ class BooleanOperator(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, cst.BooleanOperation)
+    ) -> cst.CSTNode | None:
+        # An earlier edit at this location may have wrapped it in `not (...)`.
+        if not isinstance(current, cst.BooleanOperation):
+            return None
         operator = _replace_operator(current.operator, _BOOLEAN[edit.argument])
         return current.with_changes(operator=operator)
 

@@ -135,8 +135,10 @@ class BooleanConstant(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, cst.Name)
+    ) -> cst.CSTNode | None:
+        # An earlier edit at this location may have wrapped it in `not ...`.
+        if not isinstance(current, cst.Name):
+            return None
         return current.with_changes(value=str(edit.argument))
 
     def _choices(self, analysis: Analysis, site: NodeSite) -> tuple[Any, ...]:

@@ -138,12 +138,16 @@ class BaseOperator(abc.ABC):
         address: str,
         original: cst.CSTNode,
         current: cst.CSTNode,
-    ) -> cst.CSTNode:
+    ) -> cst.CSTNode | None:
         """Return `current`, the node at `address`, changed by `edit`.
 
         `original` is the node at `address` in the original tree and `current`
         the same node with the genome's other edits already made (to its
-        children, or by earlier edits at the same address).
+        children, or by earlier edits at the same address). Return None to
+        skip the edit when an earlier edit at the same address made `current`
+        a node that `edit` cannot change. Only an edit that names one node
+        and no block may be skipped this way, because the parts of the edit
+        already made elsewhere would stay.
         """
         raise AssertionError(f"{self.name} rewrites no node")
 
@@ -184,19 +188,23 @@ class BaseNodeOperator(BaseOperator):
         address: str,
         original: cst.CSTNode,
         current: cst.CSTNode,
-    ) -> cst.CSTNode:
+    ) -> cst.CSTNode | None:
         return self.rewrite(edit, original, current)
 
     @abc.abstractmethod
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        """Return `current` changed by `edit`.
+    ) -> cst.CSTNode | None:
+        """Return `current` changed by `edit`, or None to skip the edit.
 
         `original` is the addressed node of the original tree and `current`
         the same node with the genome's other edits already made (to its
-        children, or by earlier edits at the same location). Only called for
-        edits that `check` accepted.
+        children, or by earlier edits at the same location). An earlier edit
+        at the same location may have replaced `current` by another kind of
+        node, as `insert_unary` does when it wraps an operand in `-(...)`.
+        Return None when `edit` cannot change that node, so that the edit is
+        skipped and listed in `Applied.skipped`. Only called for edits that
+        `check` accepted.
         """
 
 

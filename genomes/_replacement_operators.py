@@ -107,8 +107,9 @@ class ReplaceExpression(BaseOperator):
         address: str,
         original: cst.CSTNode,
         current: cst.CSTNode,
-    ) -> cst.CSTNode:
-        assert isinstance(current, cst.BaseExpression)
+    ) -> cst.CSTNode | None:
+        if not isinstance(current, cst.BaseExpression):
+            return None
         if isinstance(original, cst.Name):
             new: cst.BaseExpression = cst.Name(edit.argument)
         else:
@@ -162,11 +163,11 @@ class SwapArguments(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
+    ) -> cst.CSTNode | None:
         first, second = edit.argument
         # An earlier edit at this location may have replaced the whole call.
         if not isinstance(current, cst.Call) or len(current.args) <= second:
-            return current
+            return None
         args = list(current.args)
         args[first], args[second] = (
             args[first].with_changes(value=args[second].value),

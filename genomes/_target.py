@@ -143,11 +143,19 @@ class Target:
 
         Copy and move operators offer one edit per statement and ingredient
         or destination, so the list can be long: over a million edits each
-        for argparse's 2,600 lines. Prefer `random_edit` or an operator's
-        `count` and `sample` there.
+        for argparse's 2,600 lines. Prefer `has_sites`, `random_edit` or an
+        operator's `count` and `sample` there.
         """
         names = list(OPERATORS) if operator is None else [operator]
         return [edit for name in names for edit in _operator(name).sites(self)]
+
+    def has_sites(self) -> bool:
+        """Tell whether any operator can edit the target, without building edits.
+
+        Counts each operator's sites from its table of locations, in the
+        order of `OPERATORS`, and stops at the first operator that has one.
+        """
+        return any(operator.count(self) for operator in OPERATORS.values())
 
     def random_edit(
         self,

@@ -52,10 +52,10 @@ class UnaryOperator(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
+    ) -> cst.CSTNode | None:
         # An earlier edit at this location may have wrapped or replaced it.
         if not isinstance(current, cst.UnaryOperation):
-            return current
+            return None
         if edit.argument == _REMOVE:
             # NOTE: code written without a space between a keyword and the
             # operator, as in `return-x`, gives `returnx`, a name.
@@ -97,8 +97,9 @@ class InsertUnary(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, cst.BaseExpression)
+    ) -> cst.CSTNode | None:
+        if not isinstance(current, cst.BaseExpression):
+            return None
         # Code such as `if(a)and b` has no space between a keyword and an
         # operand that starts with a bracket or quote, and `ifnot` would be a
         # name, so such an operand gets `(not (a))`.
@@ -131,8 +132,9 @@ class NegateCondition(ChoiceOperator):
 
     def rewrite(
         self, edit: Edit, original: cst.CSTNode, current: cst.CSTNode
-    ) -> cst.CSTNode:
-        assert isinstance(current, (cst.If, cst.While))
+    ) -> cst.CSTNode | None:
+        if not isinstance(current, (cst.If, cst.While)):
+            return None
         test = current.test
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             negated = _without_operator(test)

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
+from evolver import build_config
 from evolver._progress import format_count
+from evolver._run_command import load_inputs
 from evolver._search import Candidate, _rank_key
 from evolver.cli import build_parser
 from fitness import Evaluation, Fitness
+from genomes import OPERATORS, Edit, Target
+from genomes._operator_base import BaseOperator
 
 from .conftest import EXAMPLES, ROOT
 
@@ -434,6 +438,46 @@ def test_counts_are_pluralised():
     assert format_count(1, "duplicate") == "1 duplicate"
     assert format_count(0, "duplicate") == "0 duplicates"
     assert format_count(2, "invalid variant") == "2 invalid variants"
+
+
+#: The number of functions in the module that the start-up test generates.
+#: With six lines and a blank line each, 500 give 3,500 lines and millions
+#: of possible edits.
+LARGE_TARGET_FUNCTIONS = 500
+
+
+def test_load_inputs_lists_no_edits(tmp_path, monkeypatch):
+    lines = []
+    for index in range(LARGE_TARGET_FUNCTIONS):
+        lines += [
+            f"def f{index}(values, limit):",
+            "    total = 0",
+            "    for value in values:",
+            "        if value < limit:",
+            f"            total = total + value * {index % 7 + 1}",
+            "    return total",
+            "",
+        ]
+    (tmp_path / "big.py").write_text("\n".join(lines))
+    (tmp_path / "test_big.py").write_text(
+        "import big\n\n\ndef test_f0():\n    assert big.f0([1, 5], 3) == 2\n"
+    )
+    listed = []
+    list_sites = BaseOperator.sites
+
+    def record_sites(operator: BaseOperator, target: Target) -> list[Edit]:
+        listed.append(operator.name)
+        return list_sites(operator, target)
+
+    monkeypatch.setattr(BaseOperator, "sites", record_sites)
+    config = build_config(
+        {"target": "big.py", "suite": "test_big.py"}, {}, tmp_path, "evolver.toml"
+    )
+
+    target, _ = load_inputs(config)
+    # Listing every edit would build millions of Edit objects.
+    assert OPERATORS["move_statement"].count(target) > 10_000_000
+    assert listed == []
 
 
 def test_empty_target_is_rejected(stats_example: Path):

@@ -73,6 +73,17 @@ def find(target: Target, operator: str, line: int, summary: str) -> Edit:
     return matches[0]
 
 
+def find_at(target: Target, operator: str, location: str, summary: str) -> Edit:
+    """Return the one site of `operator` at `location` whose summary is `summary`."""
+    matches = [
+        edit
+        for edit in target.sites(operator)
+        if edit.location == location and edit.summary == summary
+    ]
+    assert len(matches) == 1, [edit.describe() for edit in target.sites(operator)]
+    return matches[0]
+
+
 def statement_at(target: Target, line: int) -> str:
     """Return the address of the statement that starts at `line`."""
     edit = next(e for e in target.sites("delete_statement") if e.line == line)
@@ -298,11 +309,80 @@ def test_unknown_address_skipped(target):
     assert applied.source == SOURCE
 
 
+#: Pairs of edits at one location where the first makes the node another kind
+#: of node. Each row has the source, the operator and summary of the first
+#: edit, the same for the second, and the variant that the first alone gives.
+CHANGED_NODE_CASES = [
+    (
+        "def f(a, b, c):\n    return a * b + c\n",
+        ("insert_unary", "insert `-`"),
+        ("binary_operator", "* -> -"),
+        "def f(a, b, c):\n    return -(a * b) + c\n",
+    ),
+    (
+        "def f(a, b, c):\n    return (a or b) and c\n",
+        ("insert_unary", "insert `not`"),
+        ("boolean_operator", "or -> and"),
+        "def f(a, b, c):\n    return (not (a or b)) and c\n",
+    ),
+    (
+        "def f(a):\n    return a and True\n",
+        ("insert_unary", "insert `not`"),
+        ("boolean_constant", "True -> False"),
+        "def f(a):\n    return a and not True\n",
+    ),
+    (
+        "def f(g, a, b):\n    return g(a, b) * 2\n",
+        ("insert_unary", "insert `-`"),
+        ("swap_arguments", "swap arguments 1 and 2 (`a`, `b`)"),
+        "def f(g, a, b):\n    return -g(a, b) * 2\n",
+    ),
+    (
+        "def f(a):\n    return -a\n",
+        ("unary_operator", "remove `-`"),
+        ("unary_operator", "- -> +"),
+        "def f(a):\n    return a\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "first", "second", "expected"), CHANGED_NODE_CASES)
+def test_edit_of_changed_node_skipped(source, first, second, expected):
+    target = Target.from_source(source)
+    change = find(target, second[0], 2, second[1])
+    wrap = find_at(target, first[0], change.location, first[1])
+
+    applied = target.apply([wrap, change])
+    assert applied.applied == (wrap,)
+    assert applied.skipped == (change,)
+    assert applied.source == expected
+
+
+@pytest.mark.parametrize(("source", "first", "second", "expected"), CHANGED_NODE_CASES)
+def test_edit_before_node_change_applies(source, first, second, expected):
+    target = Target.from_source(source)
+    change = find(target, second[0], 2, second[1])
+    wrap = find_at(target, first[0], change.location, first[1])
+
+    applied = target.apply([change, wrap])
+    assert applied.applied == (change, wrap)
+    assert applied.skipped == ()
+    assert applied.source != source
+
+
 def test_unknown_operator_raises(target):
     with pytest.raises(GenomeError, match="unknown operator 'grow'"):
         target.apply([Edit("grow", "body[0]")])
     with pytest.raises(GenomeError, match="a genome contains Edit objects"):
         target.apply([("delete_statement", "body[0]")])
+
+
+def test_has_sites_matches_sites(target):
+    empty = Target.from_source("# Nothing here yet.\n")
+    assert target.has_sites() is True
+    assert target.sites() != []
+    assert empty.has_sites() is False
+    assert empty.sites() == []
 
 
 def test_empty_genome_gives_original(target):

@@ -26,6 +26,7 @@ from libcst.metadata import (
 )
 
 from genomes import OPERATORS, Edit, InvalidVariant, Target, unified_diff
+from genomes._address import is_within
 from genomes._apply import _plan, _rebuild
 
 #: The share of single-edit variants allowed to fail to compile. The analysis
@@ -64,6 +65,11 @@ def norms(points):
 '''
 #: Operators with more sites than this are sampled instead of tried one by one.
 LIMIT = 40
+
+#: Operators with more sites than this give a sample to the stacked genomes.
+#: The operators that change one symbol stay below it on these modules, so
+#: their every site can meet the edit that wraps or replaces its node.
+POOL_LIMIT = 1000
 
 FEW = settings(max_examples=25, deadline=None, database=None)
 
@@ -265,9 +271,40 @@ def test_genomes_apply_consistently(name, rng, size):
     # Reusing the text of unchanged statements must match full generation.
     analysis = target._analysis
     assert (
-        _rebuild(analysis.module, "", _plan(analysis, genome), analysis).code
+        _rebuild(analysis.module, "", _plan(analysis, genome), analysis, set()).code
         == first.source
     )
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    name=st.sampled_from(["heapq", "csv", "patterns"]),
+    rng=st.randoms(use_true_random=False),
+    size=st.integers(2, 6),
+)
+def test_stacked_edits_raise_only_invalid(name, rng, size):
+    # Edits drawn at random rarely share a node, so these genomes stack edits
+    # at a node that several operators change and at the nodes around it.
+    # There an earlier edit may change or remove the node a later one names.
+    target = _cached(name)
+    pool = _edit_pool(name)
+    location = rng.choice(_shared_locations(name))
+    same = [edit for edit in pool if edit.location == location]
+    near = [
+        edit
+        for edit in pool
+        if is_within(edit.location, location) or is_within(location, edit.location)
+    ]
+    genome = [rng.choice(same if i % 2 else near) for i in range(size)]
+
+    try:
+        result = target.apply(genome)
+    except InvalidVariant:
+        return
+    assert sorted(map(repr, result.applied + result.skipped)) == sorted(
+        map(repr, genome)
+    )
+    assert target.apply(result.applied).source == result.source
 
 
 @settings(max_examples=8, deadline=None, database=None)
@@ -304,9 +341,24 @@ def test_git_applies_variant_diff(name, rng, size):
 
 
 _TARGETS: dict[str, Target] = {}
+_POOLS: dict[str, list[Edit]] = {}
 
 
 def _cached(name: str) -> Target:
     if name not in _TARGETS:
         _TARGETS[name] = load(name)
     return _TARGETS[name]
+
+
+def _edit_pool(name: str) -> list[Edit]:
+    if name not in _POOLS:
+        _POOLS[name] = edits_to_check(_cached(name), POOL_LIMIT)
+    return _POOLS[name]
+
+
+def _shared_locations(name: str) -> list[str]:
+    """Return the locations that edits of two or more operators in the pool name."""
+    operators: dict[str, set[str]] = {}
+    for edit in _edit_pool(name):
+        operators.setdefault(edit.location, set()).add(edit.operator)
+    return sorted(location for location, names in operators.items() if len(names) > 1)
