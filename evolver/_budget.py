@@ -42,9 +42,10 @@ STOP_MESSAGES: Final = {
     "exhausted": "no unseen child could be made",
 }
 
-#: Relative cost drop that counts as an improvement of the best rank. It is the
-#: search's cost tolerance: fuel shifts by a fraction of a percent with the
-#: guest's heap layout, which is not progress.
+#: Relative cost difference below which two candidates count as equally cheap, in
+#: the search's ranking, lexicase's cost case and the plateau rule. The fuel of a
+#: benchmark shifts by a fraction of a percent with the guest's heap layout, which
+#: unrelated edits change.
 COST_TOLERANCE: Final = 0.01
 
 

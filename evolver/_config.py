@@ -41,7 +41,7 @@ class RunConfig:
     #: Best variants that are minimised and put through the canary gate; 0 skips both.
     finalists: int = 3
     #: With the wasm sandbox, evaluate each candidate in a fork of one started guest
-    #: instead of starting a guest for each; the canary gate always starts fresh ones.
+    #: instead of starting a guest for each. The canary gate always starts fresh ones.
     warm: bool = True
     #: Go on when the original fails its suite, and search for a variant that passes.
     repair: bool = False

@@ -15,8 +15,16 @@ from pathlib import Path
 from archive import Archive, ArchiveError
 from fitness import RESERVED_MODULE_NAMES, EvaluationSettings, Suite, SuiteError
 from genomes import Target, TargetError, unified_diff
-from sandbox import Outcome, SandboxError, boundary_warning, create_sandbox
+from sandbox import (
+    Outcome,
+    SandboxError,
+    boundary_warning,
+    create_sandbox,
+    process_exists,
+)
 
+from ._budget import STOP_MESSAGES
+from ._canary_config import CanaryConfig, load_canary_config
 from ._config import (
     RunConfig,
     build_config,
@@ -33,12 +41,10 @@ from ._errors import (
 )
 from ._eval_command import reserved_name_message
 from ._executor import LocalExecutor
-from ._canary_config import CanaryConfig, load_canary_config
 from ._progress import RunDisplay, format_count
 from ._promote import Promotion, promote
 from ._repair import RepairPlan, plan_repair
 from ._resume import suite_digest
-from ._budget import STOP_MESSAGES
 from ._search import COST_TOLERANCE, Candidate, Search, SearchResult
 
 _FLAG_KEYS = (
@@ -378,13 +384,7 @@ def _process_exists(pid: object) -> bool:
     # process stays "running" until that process ends too.
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_exists(pid)
 
 
 def _prepare_sandbox(name: str) -> None:

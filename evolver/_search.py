@@ -48,7 +48,7 @@ from genomes import (
 )
 
 from ._adaptation import OperatorBandit, OperatorCount
-from ._budget import Standing, StopRules, StopWatch
+from ._budget import COST_TOLERANCE, Standing, StopRules, StopWatch
 from ._errors import ConfigError
 from ._executor import LocalExecutor, Task
 from ._selection import make_selection
@@ -62,10 +62,6 @@ _CROSSOVER_RATE = 0.3
 #: Operator of the candidates that minimising a finalist evaluates. They are not part
 #: of any generation's children, so a resumed run does not replay them.
 MINIMISE_OPERATOR = "minimise"
-#: Relative cost difference below which two candidates count as equally cheap. The
-#: fuel of a benchmark shifts by a fraction of a percent with the guest's heap layout,
-#: which unrelated edits change.
-COST_TOLERANCE = 0.01
 
 
 class _Fitness(base.Fitness):

@@ -42,12 +42,11 @@ from typing import Any, Final
 
 from deap import tools
 
+from ._budget import COST_TOLERANCE
+
 #: Selection strategies by name, for configuration and help text.
 SELECTIONS: Final = ("nsga2", "lexicase", "islands")
 
-#: Relative cost difference within which lexicase's cost case counts two
-#: candidates as equally cheap, as the search's ranking does.
-LEXICASE_COST_TOLERANCE: Final = 0.01
 
 #: Survivors of each island may not fall below this, so that a tournament
 #: still has two members to compare.
@@ -219,7 +218,7 @@ def lexicase_draw(pool: Sequence[Any], tests: Sequence[str], rng: random.Random)
 
     The tests are shuffled with `rng`, and each in turn keeps the candidates that
     passed it, or all of them when none did. Cost then keeps those within
-    `LEXICASE_COST_TOLERANCE` of the lowest cost, and `rng` picks among the rest.
+    `COST_TOLERANCE` of the lowest cost, and `rng` picks among the rest.
     """
     order = list(tests)
     rng.shuffle(order)
@@ -235,7 +234,7 @@ def lexicase_draw(pool: Sequence[Any], tests: Sequence[str], rng: random.Random)
     remaining = [
         c
         for c in remaining
-        if c.fitness.values[1] <= lowest * (1 + LEXICASE_COST_TOLERANCE)
+        if c.fitness.values[1] <= lowest * (1 + COST_TOLERANCE)
     ]
     return remaining[0] if len(remaining) == 1 else rng.choice(remaining)
 

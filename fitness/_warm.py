@@ -6,7 +6,7 @@ from sandbox import Limits, WarmWasmSandbox
 
 from ._evaluate import harness_source
 
-#: What the warm guest runs before it is forked for each evaluation.
+#: Code the warm guest runs before it is forked for each evaluation.
 _WARM_UP = "import harness\nharness.prepare()\n"
 
 

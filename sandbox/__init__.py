@@ -1,6 +1,6 @@
 """Backends that run untrusted code and report what it did as plain data."""
 
-from ._base import BaseSandbox
+from ._base import BaseSandbox, process_exists
 from ._types import Job, Limits, Outcome, Result, SandboxError
 from ._warm import WarmWasmSandbox, remove_orphaned_folders
 
@@ -15,6 +15,7 @@ __all__ = [
     "WarmWasmSandbox",
     "boundary_warning",
     "create_sandbox",
+    "process_exists",
     "remove_orphaned_folders",
 ]
 

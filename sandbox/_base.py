@@ -133,6 +133,17 @@ def folder_size(folder: Path) -> int:
     return total
 
 
+def process_exists(pid: int) -> bool:
+    """Return whether a process with this id exists, another user's included."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_tree(folder: Path) -> None:
     """Remove `folder`, also where the guest took away the owner's permissions.
 

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from ._base import explain_exit, folder_size
+from ._base import explain_exit, folder_size, process_exists
 from ._types import Limits, Outcome
 
 #: How often the watchdog looks at the clock and the out folder.
@@ -218,13 +218,7 @@ def _owner_alive(owner: str) -> bool:
     if started:
         # The start time distinguishes a live owner from a new process with its pid.
         return _start_time(pid) == started
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_exists(pid)
 
 
 def remove_leftovers(client, host: str | None = None) -> list[str]:

@@ -24,7 +24,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._base import BaseSandbox, read_capped, remove_tree, write_job_files
+from ._base import (
+    BaseSandbox,
+    process_exists,
+    read_capped,
+    remove_tree,
+    write_job_files,
+)
 from ._types import Job, Limits, Outcome, Result, SandboxError
 
 #: Byte count of the `random_get` request at which the guest is forked. Like the meter
@@ -52,20 +58,10 @@ def remove_orphaned_folders(root: Path | None = None) -> int:
     removed = 0
     for folder in root.glob(f"{FOLDER_PREFIX}*-*"):
         owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
-        if owner.isdigit() and not _process_exists(int(owner)):
+        if owner.isdigit() and not process_exists(int(owner)):
             remove_tree(folder)
             removed += 1
     return removed
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WarmWasmSandbox(BaseSandbox):

@@ -7,7 +7,7 @@ shares), `FOLDER/job` (read-only, rewritten by the client before each job) and
 what every job needs and then requests `FORK_LENGTH` random bytes. That request never
 returns in this process: the host function serves jobs from the connection on
 `DESCRIPTOR` instead, and for each one it forks. The child returns from the request
-with the job's fuel, deadline and report key in place and runs the job to its end; its
+with the job's fuel, deadline and report key in place and runs the job to its end. Its
 parent waits for it, kills it past its deadline and sends the result back.
 
 Every child starts from the same memory image, so a candidate is charged the same fuel
@@ -268,7 +268,7 @@ def _reap_exiting() -> None:
 
 
 def _drain(descriptor: int, buffer: bytearray, cap: int) -> bool:
-    """Read what a pipe holds into `buffer`, up to `cap`; return whether more came."""
+    """Read what a pipe contains into `buffer`, up to `cap`, and return whether more came."""
     exceeded = False
     while True:
         try:
