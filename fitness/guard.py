@@ -216,6 +216,7 @@ def arm(candidate_path: str):
     protected_ids = snapshot.protected_ids
     is_candidate = _install_hook(candidate_path, protected_ids)
     check, watch = _make_check(snapshot, is_candidate)
+    _armed.append((snapshot, check))
     keep, add_id = kept.append, protected_ids.add
 
     def protect(items, namespace):
@@ -522,6 +523,11 @@ def _dict_version_reader():
     return _version_reader[0]
 
 
+#: What `arm` made, kept until the process ends. The harness ends its process without
+#: the interpreter's teardown, and freeing the snapshot when `main` returned would
+#: touch every object it records: about 10 million WebAssembly instructions, and in a
+#: forked warm guest a copy of most pages of the heap.
+_armed = []
 #: The reader `_dict_version_reader` found, once it has looked.
 _version_reader = []
 
