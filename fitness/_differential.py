@@ -292,7 +292,11 @@ def _job(
     }
     key = secrets.token_bytes(REPORT_KEY_LENGTH)
     return Job(
-        files=all_files, argv=("differential.py",), limits=limits, report_key=key
+        files=all_files,
+        argv=("differential.py",),
+        limits=limits,
+        report_key=key,
+        cached=("differential.py", "guard.py", "codec.py"),
     )
 
 

@@ -135,7 +135,13 @@ def build_job(
         f"suite/{suite.file_name}": suite.source.encode("utf-8"),
     }
     key = secrets.token_bytes(REPORT_KEY_LENGTH)
-    return Job(files=files, argv=("harness.py",), limits=settings.limits, report_key=key)
+    return Job(
+        files=files,
+        argv=("harness.py",),
+        limits=settings.limits,
+        report_key=key,
+        cached=("harness.py", "guard.py"),
+    )
 
 
 def evaluate(

@@ -61,7 +61,8 @@ class Job:
     in `EVOLVER_OUT`. Only `EVOLVER_OUT/report.jsonl` is read back. `report_key` is
     handed to the guest once, so that the harness can authenticate its report: the
     wasm backend answers the first request for it, and the native backends write it
-    to the guest's stdin and close the pipe.
+    to the guest's stdin and close the pipe. `cached` names files among `files` that
+    many jobs carry unchanged; a backend may compile them once and keep the bytecode.
     """
 
     files: Mapping[str, bytes]
@@ -69,6 +70,7 @@ class Job:
     env: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     report_key: bytes = b""
+    cached: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

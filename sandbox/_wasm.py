@@ -23,8 +23,10 @@ key, and the host counts every such call.
 
 from __future__ import annotations
 
+import os
 import random
 import struct
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from pathlib import Path
 
 import wasmtime
 
-from ._base import BaseSandbox, read_capped
+from ._base import BaseSandbox, read_capped, remove_tree, write_job_files
+from ._job_bytecode import COMPILE_SCRIPT, RUN_FROM_BYTECODE, cached_sources, is_current
 from ._runtime import (
     WARM_UP,
     compiled_module_path,
@@ -115,12 +118,15 @@ class WasmSandbox(BaseSandbox):
         self._lock = threading.Lock()
         self._linker = self._make_linker()
         self._bytecode = self._ensure_bytecode_cache()
+        #: Cached job files, as (name, source), whose compile failed.
+        self._uncompilable: set[tuple[str, bytes]] = set()
 
     def _run_impl(self, job: Job, job_dir: Path, out_dir: Path) -> Result:
         with self._lock:
             return self._run_locked(job, job_dir, out_dir)
 
     def _run_locked(self, job: Job, job_dir: Path, out_dir: Path) -> Result:
+        from_bytecode = self._prepare_job_bytecode(job)
         limits = job.limits
         state = _RunState(
             fuel_limit=limits.fuel,
@@ -130,7 +136,7 @@ class WasmSandbox(BaseSandbox):
         )
         self._state = state
         store = self._make_store(state, limits.memory_bytes)
-        wasi = self._make_wasi(job, job_dir, out_dir, state)
+        wasi = self._make_wasi(job, job_dir, out_dir, state, from_bytecode)
         store.set_wasi(wasi)
 
         started = time.perf_counter()
@@ -183,11 +189,17 @@ class WasmSandbox(BaseSandbox):
         return store
 
     def _make_wasi(
-        self, job: Job, job_dir: Path, out_dir: Path, state: _RunState
+        self,
+        job: Job,
+        job_dir: Path,
+        out_dir: Path,
+        state: _RunState,
+        from_bytecode: bool = False,
     ) -> wasmtime.WasiConfig:
         script, *arguments = job.argv
         wasi = wasmtime.WasiConfig()
-        wasi.argv = ["python", "-S", "-B", f"/job/{script}", *arguments]
+        start = ["-c", RUN_FROM_BYTECODE] if from_bytecode else []
+        wasi.argv = ["python", "-S", "-B", *start, f"/job/{script}", *arguments]
         environment = {
             "EVOLVER_JOB": "/job",
             "EVOLVER_OUT": "/out",
@@ -330,15 +342,72 @@ class WasmSandbox(BaseSandbox):
         if (folder / ".complete").exists():
             return folder
         folder.mkdir(parents=True, exist_ok=True)
+        exit_code, trap, stderr = self._run_trusted(
+            ["-c", WARM_UP], {"/lib": (self._packages, False), "/pyc": (folder, True)}
+        )
+        if exit_code != 0:
+            raise SandboxError(
+                "The guest could not import hypothesis while compiling its bytecode "
+                f"cache in {folder} (exit {exit_code}, {trap}): {stderr}"
+            )
+        (folder / ".complete").write_text("ok")
+        return folder
+
+    def _prepare_job_bytecode(self, job: Job) -> bool:
+        """Compile the bytecode of the job's cached files where it is missing or stale.
+
+        Return whether the job's script has current bytecode, so that it can be
+        started from it. A file that does not compile is left to the job, which
+        reports the error itself, and is not tried again.
+        """
+        sources = cached_sources(job.files, job.cached)
+        stale = {
+            name: source
+            for name, source in sources.items()
+            if (name, source) not in self._uncompilable
+            and not is_current(self._bytecode, name, source)
+        }
+        if stale:
+            self._compile_job_files(stale)
+        script = job.argv[0] if job.argv else None
+        return script in sources and is_current(self._bytecode, script, sources[script])
+
+    def _compile_job_files(self, sources: dict[str, bytes]) -> None:
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self._bytecode))
+        try:
+            write_job_files(Job(files=sources, argv=()), staging / "sources")
+            exit_code, _, _ = self._run_trusted(
+                ["-c", COMPILE_SCRIPT, *sources],
+                {"/job": (staging / "sources", False), "/out": (staging / "out", True)},
+            )
+            compiled = sorted((staging / "out").rglob("*.pyc")) if exit_code == 0 else []
+            for path in compiled:
+                target = self._bytecode / path.relative_to(staging / "out")
+                target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                os.chmod(path, 0o444)
+                os.replace(path, target)
+            if not compiled:
+                self._uncompilable.update(sources.items())
+        finally:
+            remove_tree(staging)
+
+    def _run_trusted(
+        self, arguments: list[str], folders: dict[str, tuple[Path, bool]]
+    ) -> tuple[int | None, wasmtime.Trap | None, str]:
+        """Run the interpreter on trusted code with `folders` preopened by guest path.
+
+        Return the exit code, the trap and the end of stderr.
+        """
         state = _RunState(fuel_limit=10**12, deadline_ns=600 * 10**9, output_cap=1 << 20)
         self._state = state
+        store = self._make_store(state, 1 << 30)
         try:
-            store = self._make_store(state, 1 << 30)
             wasi = wasmtime.WasiConfig()
-            wasi.argv = ["python", "-S", "-c", WARM_UP]
+            wasi.argv = ["python", "-S", *arguments]
             wasi.env = [("PYTHONPATH", "/lib"), ("PYTHONPYCACHEPREFIX", "/pyc")]
-            wasi.preopen_dir(str(self._packages), "/lib", False)
-            wasi.preopen_dir(str(folder), "/pyc", True)
+            for guest, (host, writable) in folders.items():
+                host.mkdir(parents=True, exist_ok=True)
+                wasi.preopen_dir(str(host), guest, writable)
             wasi.stdout_custom = self._collector(state, state.stdout, "stdout")
             wasi.stderr_custom = self._collector(state, state.stderr, "stderr")
             store.set_wasi(wasi)
@@ -347,14 +416,7 @@ class WasmSandbox(BaseSandbox):
         finally:
             self._state = None
             store.close()
-        if exit_code != 0:
-            raise SandboxError(
-                "The guest could not import hypothesis while compiling its bytecode "
-                f"cache in {folder} (exit {exit_code}, {trap}): "
-                f"{bytes(state.stderr[-2000:]).decode(errors='replace')}"
-            )
-        (folder / ".complete").write_text("ok")
-        return folder
+        return exit_code, trap, bytes(state.stderr[-2000:]).decode(errors="replace")
 
 
 def _load_module(engine: wasmtime.Engine) -> wasmtime.Module:

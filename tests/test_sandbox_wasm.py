@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 
+from fitness import EvaluationSettings, Suite, build_job, score
 from sandbox import Job, Limits, Outcome
 
 LIMITS = Limits(wall_seconds=10, memory_bytes=256 * 1024 * 1024, fuel=20_000_000_000)
+TRIVIAL_SUITE = Suite.from_source(
+    "import target\n\ndef test_f():\n    assert target.f() == 1\n", "test_target.py"
+)
+SETTINGS = EvaluationSettings(max_examples=1)
 
 
 def run(sandbox, code: str, limits: Limits = LIMITS):
@@ -164,3 +170,53 @@ def test_recursion_bomb_ends(wasm_sandbox):
     assert result.outcome in (Outcome.TRAP, Outcome.EXIT, Outcome.FUEL)
     assert result.outcome is not Outcome.OK
 
+
+
+#: A script that prints what it sees of how it was started.
+STARTED_AS = (
+    "import sys, helper\n"
+    "print(__name__, __file__, sys.argv, sys.path[0], helper.VALUE)\n"
+)
+
+
+def cached_job(script: str, helper: str, *arguments: str) -> Job:
+    files = {"main.py": script.encode(), "helper.py": helper.encode()}
+    return Job(
+        files=files,
+        argv=("main.py", *arguments),
+        limits=LIMITS,
+        cached=("main.py", "helper.py"),
+    )
+
+
+def test_cached_files_start_the_same_and_cost_less(wasm_sandbox):
+    job = cached_job(STARTED_AS, "VALUE = 1\n", "--flag")
+    plain = wasm_sandbox.run(dataclasses.replace(job, cached=()))
+    cached = wasm_sandbox.run(job)
+    assert plain.outcome is cached.outcome is Outcome.OK
+    assert cached.stdout == plain.stdout
+    assert cached.stdout == b"__main__ /job/main.py ['/job/main.py', '--flag'] /job 1\n"
+
+    harness = build_job("def f():\n    return 1\n", "target", TRIVIAL_SUITE, SETTINGS)
+    from_source = wasm_sandbox.run(dataclasses.replace(harness, cached=()))
+    from_bytecode = wasm_sandbox.run(harness)
+    assert score(from_bytecode, TRIVIAL_SUITE, 0, harness.report_key).passed
+    # Once the guard's bytecode is cached, the importer reads it for both jobs. The
+    # harness script is compiled only without `cached`: about 60 million instructions
+    # more than loading its bytecode.
+    assert from_source.usage - from_bytecode.usage > 40_000_000
+
+
+def test_changed_sources_run_as_changed(wasm_sandbox):
+    first = wasm_sandbox.run(cached_job("import helper\nprint(helper.VALUE)\n", "VALUE = 1\n"))
+    helper = wasm_sandbox.run(cached_job("import helper\nprint(helper.VALUE)\n", "VALUE = 2\n"))
+    script = wasm_sandbox.run(cached_job("import helper\nprint(-helper.VALUE)\n", "VALUE = 2\n"))
+    assert (first.stdout, helper.stdout, script.stdout) == (b"1\n", b"2\n", b"-2\n")
+
+
+def test_a_cached_file_that_does_not_compile_reports_its_error(wasm_sandbox):
+    job = cached_job("import helper\n", "VALUE = (\n")
+    results = [wasm_sandbox.run(job) for _ in range(2)]
+    assert all(result.outcome is Outcome.EXIT for result in results)
+    assert all(b"SyntaxError" in result.stderr for result in results)
+    assert ("helper.py", b"VALUE = (\n") in wasm_sandbox._uncompilable
