@@ -5,7 +5,7 @@ compiles them from source spends about 220 million instructions on it, a quarter
 what importing hypothesis costs. A job names such files in `Job.cached`. The wasm
 backend compiles each one once, in a trusted guest run, into hash-checked bytecode
 (PEP 552), and puts it where the guest's import system looks for the bytecode of
-`/job/NAME`: below the bytecode folder that every guest sees read-only as `/pyc`.
+`/job/NAME`: below the bytecode folder that every guest mounts read-only as `/pyc`.
 
 The guest still reads the source, and uses the bytecode only when the source's hash
 is the one recorded in it. So bytecode that is stale, or that another process replaced
@@ -42,9 +42,9 @@ for name in sys.argv[1:]:
 """
 
 #: Guest code, run with `-c`, that runs the script named by its first argument as
-#: `__main__` through the import system, which reads its cached bytecode. What the
-#: script sees (`sys.argv`, `sys.path[0]`, `__name__`, `__file__`) is as when Python
-#: starts it directly.
+#: `__main__` through the import system, which reads its cached bytecode. The script
+#: gets the `sys.argv`, `sys.path[0]`, `__name__` and `__file__` that Python gives a
+#: script it starts directly.
 RUN_FROM_BYTECODE = """\
 import sys, _frozen_importlib as bootstrap, _frozen_importlib_external as external
 del sys.argv[0]

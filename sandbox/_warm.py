@@ -44,7 +44,7 @@ FORK_LENGTH = 53
 #: number in its environment as `EVOLVER_EXIT_LENGTH`.
 EXIT_LENGTH = 67
 #: Name of the file in the out folder where the started guest lists the addresses of
-#: its objects for the server to make immortal, after a first word holding the count
+#: its objects for the server to make immortal, after a first word containing the count
 #: that marks an object immortal.
 IMMORTAL_FILE = ".immortal-objects"
 #: Worker threads of wasmtime's internal runtime, fixed so that the server can tell
@@ -60,7 +60,7 @@ FOLDER_PREFIX = "evolver-warm-"
 
 
 #: The script the warm guest runs. It imports what every job needs, lists its objects
-#: for the server, and asks to be forked; each fork runs one job's entry script as
+#: for the server, and requests the fork; each fork runs one job's entry script as
 #: `__main__` and ends without the interpreter's teardown, which would cost more fuel
 #: than a small job uses.
 _GUEST_SCRIPT = """\
@@ -92,13 +92,14 @@ def reachable_objects():
 
 # CPython 3.12 never changes the reference count of an immortal object. The server
 # marks every object alive now as immortal, so that a job reading an object does not
-# make its fork copy the page the object is on. `kept` keeps every listed object alive,
-# so that no listed address is freed and reused before the server writes to it.
+# make its fork copy the page the object is on. `started_objects` keeps every listed
+# object alive, so that no listed address is freed and reused before the server
+# writes to it.
 if sys.implementation.name == 'cpython' and sys.version_info[:2] == (3, 12):
     import array, gc
-    kept = reachable_objects()
+    started_objects = reachable_objects()
     addresses = array.array('I', [sys.getrefcount(None)])
-    addresses.extend(map(id, kept))
+    addresses.extend(map(id, started_objects))
     with open('/out/$immortal_file', 'wb') as handle:
         addresses.tofile(handle)
     del addresses, handle
