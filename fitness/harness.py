@@ -353,9 +353,5 @@ if __name__ == "__main__":
         except BaseException:  # noqa: BLE001 - the candidate may have replaced it
             pass
     # Every report line is already flushed, and the interpreter's teardown would cost
-    # more time than a small suite takes to run. A forked warm guest ends faster on a
-    # random-bytes request of the length it names (see sandbox/_warm.py).
-    exit_length = os.environ.get("EVOLVER_EXIT_LENGTH", "")
-    if status == 0 and exit_length.isdigit():
-        os.urandom(int(exit_length))
+    # more time than a small suite takes to run.
     os._exit(status)

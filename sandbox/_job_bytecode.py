@@ -9,8 +9,10 @@ backend compiles each one once, in a trusted guest run, into hash-checked byteco
 
 The guest still reads the source, and uses the bytecode only when the source's hash
 is the one recorded in it. So bytecode that is stale, or that another process replaced
-with its own version, costs the compile it was meant to save and never changes what
-runs.
+with bytecode of another version, costs the compile it was meant to save. Bytecode
+whose recorded hash matches but whose code differs would run, so the folder is as
+trusted as the rest of the cache: guests see it read-only, and only the user who runs
+evolver can write to it.
 
 Python never reads bytecode for the script it is started with, so a cached entry
 script is started through the import system instead (`RUN_FROM_BYTECODE`).

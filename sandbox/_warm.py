@@ -37,12 +37,6 @@ from ._types import Job, Limits, Outcome, Result, SandboxError
 #: Byte count of the `random_get` request at which the guest is forked. Like the meter
 #: mark it is an odd size that no library requests, and only the first request forks.
 FORK_LENGTH = 53
-#: Byte count of the `random_get` request that ends a forked guest at once with status
-#: 0, as `os._exit(0)` would. Ending through `proc_exit` instead unwinds the guest out
-#: of wasmtime, which touches memory and code that the fork has not copied yet and
-#: costs a forked guest about 6 ms, a third of a small evaluation. The guest finds the
-#: number in its environment as `EVOLVER_EXIT_LENGTH`.
-EXIT_LENGTH = 67
 #: Name of the file in the out folder where the started guest lists the addresses of
 #: its objects for the server to make immortal, after a first word containing the count
 #: that marks an object immortal.
@@ -123,8 +117,6 @@ except BaseException:
     status = 1
 sys.stdout.flush()
 sys.stderr.flush()
-if status == 0:
-    os.urandom($exit_length)
 os._exit(status)
 """
 
@@ -196,6 +188,9 @@ class WarmWasmSandbox(BaseSandbox):
             return self._cold_sandbox().run(job)
         started = time.perf_counter()
         try:
+            if self._server is not None and self._server.poll() is not None:
+                # The server died between jobs, so this job goes to a new one.
+                self._stop_server()
             if self._server is None:
                 self._start_server()
             result = self._run_warm(job)
@@ -238,7 +233,6 @@ class WarmWasmSandbox(BaseSandbox):
             entry=self._entry,
             immortal_file=IMMORTAL_FILE,
             fork_length=FORK_LENGTH,
-            exit_length=EXIT_LENGTH,
         )
 
     def _start_server(self) -> None:
@@ -299,7 +293,10 @@ class WarmWasmSandbox(BaseSandbox):
         self.forks += 1
         if not self._connection.poll(limits.wall_seconds + RESPONSE_GRACE_SECONDS):
             raise SandboxError("the warm wasm server did not return a result in time")
-        kind, payload = self._connection.recv()
+        try:
+            kind, payload = self._connection.recv()
+        except EOFError:
+            raise SandboxError("the warm wasm server ended during the job") from None
         if kind != "done":
             raise SandboxError(f"the warm wasm server failed: {payload}")
         report, report_cut = read_capped(out_dir / "report.jsonl", limits.output_bytes)

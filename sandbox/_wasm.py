@@ -59,6 +59,8 @@ FUEL_PER_NS = 10
 #: Share of the memory limit in use at which a trap is taken for running out of
 #: memory: a failed allocation of up to an eighth of the limit leaves at least this.
 MEMORY_FULL_FRACTION = 7 / 8
+#: The end of the message of wasmtime's error for an exit status outside 0 to 125.
+INVALID_EXIT_MESSAGE = "exit with invalid exit status"
 #: How often the watchdog looks at the clock and the out folder.
 WATCHDOG_PERIOD = 0.05
 
@@ -242,6 +244,15 @@ class WasmSandbox(BaseSandbox):
             start(store)
         except wasmtime.ExitTrap as exit_trap:
             return exit_trap.code, None
+        except wasmtime.WasmtimeError as error:
+            # WASI exit statuses run from 0 to 125, and wasmtime fails a guest that
+            # exits with another one instead of ending it with that status.
+            if INVALID_EXIT_MESSAGE not in str(error) or self._state is None:
+                raise
+            self._state.stop(
+                Outcome.EXIT, "the guest exited with a status outside 0 to 125"
+            )
+            return None, None
         except wasmtime.Trap as trap:
             state = self._state
             memory = exports.get("memory")

@@ -46,7 +46,7 @@ from pathlib import Path
 import wasmtime
 
 from ._types import Outcome
-from ._warm import EXIT_LENGTH, FORK_LENGTH, IMMORTAL_FILE, RUNTIME_THREADS
+from ._warm import FORK_LENGTH, IMMORTAL_FILE, RUNTIME_THREADS
 from ._wasm import FUEL_PER_NS, WasmSandbox, _classify, _RunState
 
 #: Maximum wait for the idle file-operation threads to go.
@@ -92,7 +92,14 @@ class Zygote(WasmSandbox):
         store = self._make_store(state, self._memory_bytes)
         store.set_epoch_deadline(10**12)
         store.set_wasi(self._zygote_wasi(state))
-        exit_code, trap = self._start(store)
+        try:
+            exit_code, trap = self._start(store)
+        except Exception as error:  # noqa: BLE001 - a child reports it as its result
+            if not self._in_child:
+                raise
+            first_line = (str(error).splitlines() or [""])[0]
+            state.stop(Outcome.ERROR, f"{type(error).__name__}: {first_line}")
+            exit_code, trap = None, None
         if self._in_child:
             self._finish_child(store, state, exit_code, trap)
         if not self._forked:
@@ -106,7 +113,6 @@ class Zygote(WasmSandbox):
             ("EVOLVER_JOB", "/job"),
             ("EVOLVER_OUT", "/out"),
             ("EVOLVER_METER", self.meter),
-            ("EVOLVER_EXIT_LENGTH", str(EXIT_LENGTH)),
             ("PYTHONPATH", "/lib"),
             ("PYTHONPYCACHEPREFIX", "/pyc"),
             ("PYTHONDONTWRITEBYTECODE", "1"),
@@ -129,10 +135,6 @@ class Zygote(WasmSandbox):
             # Only a child gets here, with its job set up.
             caller["memory"].write(caller, bytes(length), pointer)
             return 0
-        if length == EXIT_LENGTH and self._in_child:
-            # The job's output is written: every file write of the guest returns only
-            # once it is done. The child ends here, without returning to the guest.
-            self._finish_child(caller, self._current(), 0, None)
         return super()._random_get(caller, pointer, length)
 
     def _serve_jobs(self, caller) -> None:
@@ -158,11 +160,17 @@ class Zygote(WasmSandbox):
             if request is None:
                 _end_spare(spare)
                 raise wasmtime.Trap("the client closed the connection")
+            if os.waitpid(spare[0], os.WNOHANG)[0] != 0:
+                # The spare died before its job, which then goes to a new child.
+                _close_spare(spare)
+                spare = self._fork_spare(caller)
+                if spare is None:
+                    return
             pid, request_fd, result_fd = spare
             try:
                 os.write(request_fd, pickle.dumps(request))
             except OSError:
-                pass  # the spare died; waiting for it reports that
+                pass  # the child died just now, and waiting for it reports that
             os.close(request_fd)
             result = _wait_for_child(pid, result_fd, self._readers, request)
             self._connection.send(("done", result))
@@ -231,7 +239,7 @@ class Zygote(WasmSandbox):
         self._watchdog.start()
 
     def _finish_child(self, store, state: _RunState, exit_code, trap) -> None:
-        fuel_used = state.fuel_limit - wasmtime.Store.get_fuel(store)  # type: ignore[arg-type]
+        fuel_used = state.fuel_limit - store.get_fuel()
         self._stop_watchdog.set()
         if self._watchdog is not None:
             self._watchdog.join()
@@ -316,12 +324,20 @@ def _reap_exited() -> None:
             _exiting.remove(pid)
 
 
-def _end_spare(spare: tuple[int, int, int]) -> None:
-    """Stop a spare child that will get no job, and reap every child."""
-    pid, request_fd, result_fd = spare
+def _close_spare(spare: tuple[int, int, int]) -> None:
+    """Close the server's ends of a spare child's pipes."""
+    _, request_fd, result_fd = spare
     os.close(request_fd)
     os.close(result_fd)
-    os.waitpid(pid, 0)
+
+
+def _end_spare(spare: tuple[int, int, int]) -> None:
+    """Stop a spare child that will get no job, and reap every child."""
+    _close_spare(spare)
+    try:
+        os.waitpid(spare[0], 0)
+    except ChildProcessError:
+        pass  # already reaped when it died early
     while _exiting:
         os.waitpid(_exiting.pop(), 0)
 

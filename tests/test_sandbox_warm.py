@@ -158,12 +158,56 @@ def test_dead_server_is_restarted(tmp_path):
     try:
         os.kill(sandbox._server.pid, signal.SIGKILL)
         sandbox._server.wait()
-        broken = evaluate(sandbox, GOOD, "target", SUITE, SETTINGS)
-        assert broken.outcome == Outcome.ERROR.value
+        # The job had not started when the server died, so it runs on a new server.
+        assert evaluate(sandbox, GOOD, "target", SUITE, SETTINGS).passed
         assert run_good(sandbox)[1].passed
     finally:
         sandbox.close()
     assert not sandbox._folder.exists()
+
+
+def test_dead_spare_child_is_replaced(warm):
+    assert run_good(warm)[1].passed
+    # The child of the last job may still be ending; the spare is the one left.
+    deadline = time.monotonic() + 10
+    while len(_children(warm._server.pid)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (spare,) = _children(warm._server.pid)
+    os.kill(spare, signal.SIGKILL)
+    assert run_good(warm)[1].passed
+
+
+def _children(parent: int) -> list[int]:
+    """Return the living processes whose parent is `parent`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+#: A target whose tests request random bytes of sizes no harness request has.
+RANDOM_TOKENS = "import secrets\n\ndef square(n):\n    secrets.token_bytes(67)\n    return n * n\n"
+#: A target that exits with a status WASI does not allow.
+BAD_STATUS = "import os\nos._exit(126)\ndef square(n):\n    return n * n\n"
+
+
+def test_unusual_candidates_agree_with_fresh_guests(warm, wasm_sandbox):
+    for source in (RANDOM_TOKENS, BAD_STATUS):
+        warm_result = evaluate(warm, source, "target", SUITE, SETTINGS)
+        cold_result = evaluate(wasm_sandbox, source, "target", SUITE, SETTINGS)
+        assert warm_result.outcome == cold_result.outcome
+        assert warm_result.passed == cold_result.passed
+        assert warm_result.detail == cold_result.detail
+    assert evaluate(warm, RANDOM_TOKENS, "target", SUITE, SETTINGS).passed
+    assert evaluate(warm, BAD_STATUS, "target", SUITE, SETTINGS).outcome == "exit"
 
 
 OWNER = textwrap.dedent(
