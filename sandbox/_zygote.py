@@ -16,7 +16,7 @@ copies that page, which costs more than most of what a small job computes. Readi
 object writes to it, since CPython counts references, unless the object is immortal.
 So before the first fork the server marks every object of the started guest immortal
 (see `_make_immortal`). In a small evaluation that cut the pages a child copies from
-about 2,000 to about 1,300, and its time from about 16 ms to 12 ms.
+about 2,000 to about 1,300, and the child's time from about 14 ms to 12 ms.
 
 Every child starts from the same memory image, so a candidate is charged the same fuel
 whether it is the first job or the hundredth, and nothing one candidate does reaches
@@ -393,7 +393,7 @@ def _make_immortal(caller, path: Path) -> int:
     """Mark as immortal each guest object whose address `path` lists; return how many.
 
     The guest writes the file (see `_GUEST_SCRIPT` in `_warm.py`) before any job's code
-    runs; its first word is the count that the guest's CPython reads as immortal. A
+    runs. Its first word is the count that the guest's CPython reads as immortal. A
     guest whose count differs, or a host that is not little-endian like WebAssembly,
     leaves every object as it is.
     """
@@ -429,7 +429,7 @@ def _die_with_parent() -> None:
         pass
 
 
-#: The C library, loaded once: each child asks for its parent-death signal.
+#: The C library, loaded once, because each child requests its parent-death signal.
 _libc: list = []
 
 

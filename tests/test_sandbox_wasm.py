@@ -172,7 +172,7 @@ def test_recursion_bomb_ends(wasm_sandbox):
 
 
 
-#: A script that prints what it sees of how it was started.
+#: A script that prints how it was started.
 STARTED_AS = (
     "import sys, helper\n"
     "print(__name__, __file__, sys.argv, sys.path[0], helper.VALUE)\n"
@@ -214,7 +214,7 @@ def test_changed_sources_run_as_changed(wasm_sandbox):
     assert (first.stdout, helper.stdout, script.stdout) == (b"1\n", b"2\n", b"-2\n")
 
 
-def test_a_cached_file_that_does_not_compile_reports_its_error(wasm_sandbox):
+def test_uncompilable_cached_file_reports_error(wasm_sandbox):
     job = cached_job("import helper\n", "VALUE = (\n")
     results = [wasm_sandbox.run(job) for _ in range(2)]
     assert all(result.outcome is Outcome.EXIT for result in results)
