@@ -51,6 +51,11 @@ from ._wasm import FUEL_PER_NS, WasmSandbox, _classify, _RunState
 
 #: Maximum wait for the idle file-operation threads to go.
 IDLE_WAIT_SECONDS = 30.0
+#: How many children a job is handed to when each dies before it takes the job.
+JOB_ATTEMPTS = 3
+#: What a child writes on its result pipe once it has read its job, so that the server
+#: can tell a child that died with its job from one that died before.
+TOOK_JOB = b"+"
 #: Time a child may take beyond its job's wall-clock limit before it is killed.
 CHILD_GRACE_SECONDS = 5.0
 
@@ -160,20 +165,29 @@ class Zygote(WasmSandbox):
             if request is None:
                 _end_spare(spare)
                 raise wasmtime.Trap("the client closed the connection")
-            if os.waitpid(spare[0], os.WNOHANG)[0] != 0:
-                # The spare died before its job, which then goes to a new child.
-                _close_spare(spare)
+            result = self._send_job(spare, request)
+            for _ in range(JOB_ATTEMPTS - 1):
+                if result is not None:
+                    break
+                # The child died before it took the job, which goes to a new child.
                 spare = self._fork_spare(caller)
                 if spare is None:
                     return
-            pid, request_fd, result_fd = spare
-            try:
-                os.write(request_fd, pickle.dumps(request))
-            except OSError:
-                pass  # the child died just now, and waiting for it reports that
-            os.close(request_fd)
-            result = _wait_for_child(pid, result_fd, self._readers, request)
+                result = self._send_job(spare, request)
+            if result is None:
+                result = _failure(Outcome.ERROR, "every forked guest died before its job")
+                result.update(stdout=b"", stderr=b"")
             self._connection.send(("done", result))
+
+    def _send_job(self, spare: tuple[int, int, int], request: dict) -> dict | None:
+        """Hand `request` to a spare child and return its result, or None if it died first."""
+        pid, request_fd, result_fd = spare
+        try:
+            os.write(request_fd, pickle.dumps(request))
+        except OSError:
+            pass  # the child died, and waiting for it tells whether it took the job
+        os.close(request_fd)
+        return _wait_for_child(pid, result_fd, self._readers, request)
 
     def _fork_spare(self, caller) -> tuple[int, int, int] | None:
         """Fork a child that waits for its job; in the child, return None once it has one.
@@ -200,6 +214,7 @@ class Zygote(WasmSandbox):
         os.close(request_read)
         if not chunks:
             os._exit(0)  # the server ended without a job for this child
+        os.write(result_write, TOOK_JOB)
         self._begin_child(caller, pickle.loads(b"".join(chunks)), result_write)
         return None
 
@@ -262,8 +277,13 @@ class Zygote(WasmSandbox):
         os._exit(0)
 
 
-def _wait_for_child(pid: int, read_fd: int, readers: dict[str, int], request: dict) -> dict:
-    """Collect a child's result and output; kill it past its deadline or output cap."""
+def _wait_for_child(
+    pid: int, read_fd: int, readers: dict[str, int], request: dict
+) -> dict | None:
+    """Collect a child's result and output; kill it past its deadline or output cap.
+
+    Return None when the child died before it took the job, which is then not run.
+    """
     deadline = time.monotonic() + request["wall_seconds"] + CHILD_GRACE_SECONDS
     cap = request["output_bytes"]
     output = {name: bytearray() for name in readers}
@@ -289,9 +309,13 @@ def _wait_for_child(pid: int, read_fd: int, readers: dict[str, int], request: di
         os.kill(pid, signal.SIGKILL)
     os.close(read_fd)
     result = None
+    data = b"".join(chunks)
+    if failure is None and not data.startswith(TOOK_JOB):
+        os.waitpid(pid, 0)
+        return None
     if failure is None:
         try:
-            result = pickle.loads(b"".join(chunks))
+            result = pickle.loads(data[len(TOOK_JOB) :])
         except Exception:  # noqa: BLE001 - a child that died mid-write sent no result
             result = None
     if result is not None:
@@ -324,20 +348,12 @@ def _reap_exited() -> None:
             _exiting.remove(pid)
 
 
-def _close_spare(spare: tuple[int, int, int]) -> None:
-    """Close the server's ends of a spare child's pipes."""
-    _, request_fd, result_fd = spare
-    os.close(request_fd)
-    os.close(result_fd)
-
-
 def _end_spare(spare: tuple[int, int, int]) -> None:
     """Stop a spare child that will get no job, and reap every child."""
-    _close_spare(spare)
-    try:
-        os.waitpid(spare[0], 0)
-    except ChildProcessError:
-        pass  # already reaped when it died early
+    pid, request_fd, result_fd = spare
+    os.close(request_fd)
+    os.close(result_fd)
+    os.waitpid(pid, 0)
     while _exiting:
         os.waitpid(_exiting.pop(), 0)
 
