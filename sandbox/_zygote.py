@@ -185,7 +185,7 @@ class Zygote(WasmSandbox):
         try:
             os.write(request_fd, pickle.dumps(request))
         except OSError:
-            pass  # the child died, and waiting for it tells whether it took the job
+            pass  # the child died, and waiting for it finds whether it took the job
         os.close(request_fd)
         return _wait_for_child(pid, result_fd, self._readers, request)
 
