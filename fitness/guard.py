@@ -523,10 +523,10 @@ def _dict_version_reader():
     return _version_reader[0]
 
 
-#: What `arm` made, kept until the process ends. The harness ends its process without
-#: the interpreter's teardown, and freeing the snapshot when `main` returned would
-#: touch every object it records: about 10 million WebAssembly instructions, and in a
-#: forked warm guest a copy of most pages of the heap.
+#: The state `arm` made, kept until the process ends, because the harness ends its
+#: process without the interpreter's teardown anyway. Freeing the snapshot when `main`
+#: returned would touch every object it records: about 10 million WebAssembly
+#: instructions, and in a forked warm guest a copy of most pages of the heap.
 _armed = []
 #: The reader `_dict_version_reader` found, once it has looked.
 _version_reader = []

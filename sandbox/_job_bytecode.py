@@ -4,8 +4,8 @@ Every evaluation job carries the harness and its guard, and a fresh wasm guest t
 compiles them from source spends about 220 million instructions on it, a quarter of
 what importing hypothesis costs. A job names such files in `Job.cached`. The wasm
 backend compiles each one once, in a trusted guest run, into hash-checked bytecode
-(PEP 552), and puts it where the guest's import system looks for the bytecode of
-`/job/NAME`: below the bytecode folder that every guest mounts read-only as `/pyc`.
+(PEP 552). It puts the bytecode where the guest's import system looks for that of
+`/job/NAME`, below the bytecode folder that every guest mounts read-only as `/pyc`.
 
 The guest still reads the source, and uses the bytecode only when the source's hash
 is the one recorded in it. So bytecode that is stale, or that another process replaced
@@ -70,7 +70,7 @@ def cached_sources(files: Mapping[str, bytes], names: tuple[str, ...]) -> dict[s
 
 
 def is_current(bytecode: Path, name: str, source: bytes) -> bool:
-    """Return whether `bytecode` holds bytecode of `source` for the job file `name`."""
+    """Return whether `bytecode` contains bytecode of `source` for the job file `name`."""
     if source_hash is None:
         return False
     relative = Path("job") / name

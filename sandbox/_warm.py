@@ -54,7 +54,7 @@ FOLDER_PREFIX = "evolver-warm-"
 
 
 #: The script the warm guest runs. It imports what every job needs, lists its objects
-#: for the server, and requests the fork; each fork runs one job's entry script as
+#: for the server, and requests the fork. Each fork runs one job's entry script as
 #: `__main__` and ends without the interpreter's teardown, which would cost more fuel
 #: than a small job uses.
 _GUEST_SCRIPT = """\

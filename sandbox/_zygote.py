@@ -53,8 +53,8 @@ from ._wasm import FUEL_PER_NS, WasmSandbox, _classify, _RunState
 IDLE_WAIT_SECONDS = 30.0
 #: How many children a job is handed to when each dies before it takes the job.
 JOB_ATTEMPTS = 3
-#: What a child writes on its result pipe once it has read its job, so that the server
-#: can tell a child that died with its job from one that died before.
+#: The byte a child writes on its result pipe once it has read its job, so that the
+#: server can tell a child that died with its job from one that died before.
 TOOK_JOB = b"+"
 #: Time a child may take beyond its job's wall-clock limit before it is killed.
 CHILD_GRACE_SECONDS = 5.0
